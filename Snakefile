@@ -11,6 +11,11 @@ configfile: "config/config.yaml"
 
 validate(config, "workflow/schemas/config.schema.yaml")
 
+
+wildcard_constraints:
+    dataset="|".join(sorted(config["datasets"])),
+
+
 # Each stage's rule file appends the targets that `make demo` (rule all) builds.
 ALL_TARGETS = []
 
@@ -20,9 +25,9 @@ localrules:
 
 
 rule all:
+    default_target: True
     input:
         lambda wildcards: ALL_TARGETS,
-    default_target: True
 
 
 include: "workflow/rules/common.smk"

@@ -1,12 +1,14 @@
-# Helpers shared by the rule files: config lookups and the Python used by shell rules.
+# Helpers shared by all stages: config lookups, JSON params, the launcher prefix.
 import json
+from pathlib import Path
+import sys
+
+# The library is imported by input/param functions too (e.g. root checks at DAG time).
+sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 
 SCRIPTS = "workflow/scripts"
-DATASETS = sorted(config["datasets"])
-
-
-wildcard_constraints:
-    dataset="|".join(DATASETS),
+# Every rule runs in the pinned environment (conda users) or in .venv (make).
+CONDA_ENV = "../../envs/environment.yaml"
 
 
 def dataset_config(dataset):
@@ -19,5 +21,20 @@ def as_json(obj):
     return json.dumps(obj, sort_keys=True)
 
 
-# Prefix of every training command: takes the rule's GPU lease (see launch.py).
+# Prefix of every training command, which takes the job's GPU lease (launch.py);
+# training rules prepend it to their shell command in Python.
 LAUNCH = "python workflow/scripts/launch.py --gpus {resources.gpu} --"
+
+
+def prepare_params(wildcards):
+    """The dataset entry as JSON; a missing root stops the DAG here, naming the key."""
+    from layerwise.data.prepare import check_root
+    from layerwise.errors import InputError
+
+    cfg = dataset_config(wildcards.dataset)
+    if cfg["kind"] != "synthetic":
+        try:
+            check_root(wildcards.dataset, cfg)
+        except InputError as err:
+            raise WorkflowError(str(err)) from None
+    return as_json(cfg)

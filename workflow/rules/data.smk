@@ -1,0 +1,24 @@
+# Stage 1, data: every dataset into results/{dataset}/data.h5 (pixels or a manifest).
+
+
+rule prepare_data:
+    output:
+        data="results/{dataset}/data.h5",
+    log:
+        "results/logs/prepare_data/{dataset}.log",
+    benchmark:
+        "results/benchmarks/prepare_data/{dataset}.tsv"
+    conda:
+        CONDA_ENV
+    threads: 4
+    resources:
+        mem_mb=8000,
+        runtime="2h",
+    params:
+        cfg=prepare_params,
+    shell:
+        "python workflow/scripts/prepare_data.py --name {wildcards.dataset} --params {params.cfg:q}"
+        " --output {output.data} --threads {threads} > {log} 2>&1"
+
+
+ALL_TARGETS.append(f"results/{config['dataset']}/data.h5")

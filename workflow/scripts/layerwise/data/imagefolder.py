@@ -1,0 +1,116 @@
+"""ImageFolder trees (``root/<split>/<class>/<image>``): scanning, checks and decoding.
+
+Classes are the sorted folder names and files are visited in sorted order, as
+``torchvision.datasets.ImageFolder`` does, so a manifest row and an ImageFolder
+index name the same image. Unlike ImageFolder, every problem is an error that
+names the folder or file: an empty class folder, class folders that differ
+between splits, a file that is not an image, a corrupt or truncated image.
+"""
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from PIL import Image
+from torchvision.datasets.folder import IMG_EXTENSIONS
+from tqdm import tqdm
+
+from layerwise.errors import InputError
+
+
+def load_rgb(path):
+    """Decode an image fully and return it as RGB (grey, CMYK, palette, RGBA all convert).
+
+    The format is detected from the content, so a PNG named ``.JPEG`` loads too.
+    """
+    try:
+        with Image.open(path) as img:
+            img.load()  # raises on truncated data instead of returning a grey tail
+            return img.convert("RGB")
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        raise InputError(
+            f"{path}: cannot decode this image ({err}). Replace or remove the file, "
+            "then delete data.h5 and rerun prepare_data."
+        ) from None
+
+
+def check_header(path):
+    try:
+        with Image.open(path) as img:
+            img.verify()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        raise InputError(
+            f"{path}: not a readable image ({err}). Replace or remove the file, "
+            "then rerun prepare_data."
+        ) from None
+
+
+def find_split_dir(root, names, key):
+    """The first existing ``root/<name>`` of ``names``; an error naming the layout otherwise."""
+    for name in names:
+        if (Path(root) / name).is_dir():
+            return Path(root) / name
+    wanted = " or ".join(f"{root}/{n}/<class>/<image>" for n in names)
+    raise InputError(f"{key}: expected an ImageFolder tree {wanted}; no {'/'.join(names)} folder in {root}")
+
+
+def scan_split(split_dir):
+    """``(classes, [(relative path, label)])`` of one split folder, sorted like ImageFolder."""
+    classes = sorted(e.name for e in os.scandir(split_dir) if e.is_dir())
+    if not classes:
+        raise InputError(f"{split_dir}: no class folders; expected {split_dir}/<class>/<image>")
+    items = []
+    for label, name in enumerate(classes):
+        files, foreign = [], []
+        for dirpath, dirnames, filenames in os.walk(split_dir / name, followlinks=True):
+            dirnames.sort()
+            for fname in sorted(filenames):
+                if fname.startswith("."):
+                    continue  # editor and OS metadata (.DS_Store), never images
+                full = Path(dirpath) / fname
+                (files if fname.lower().endswith(IMG_EXTENSIONS) else foreign).append(full)
+        if foreign:
+            raise InputError(
+                f"{foreign[0]}: not an image file name ({len(foreign)} such file(s) under "
+                f"{split_dir / name}); move them out of the tree (accepted: {', '.join(IMG_EXTENSIONS)})"
+            )
+        if not files:
+            raise InputError(f"{split_dir / name}: empty class folder; remove it or add its images")
+        items.extend((str(f.relative_to(split_dir.parent)), label) for f in files)
+    return classes, items
+
+
+def check_same_classes(train_classes, eval_classes, train_dir, eval_dir):
+    if train_classes != eval_classes:
+        only_train = sorted(set(train_classes) - set(eval_classes))
+        only_eval = sorted(set(eval_classes) - set(train_classes))
+        raise InputError(
+            f"class folders differ between {train_dir} and {eval_dir}: only in train: "
+            f"{only_train[:5]}{'...' if len(only_train) > 5 else ''}; only in eval: "
+            f"{only_eval[:5]}{'...' if len(only_eval) > 5 else ''}. Both splits need the same class folders."
+        )
+
+
+def verify_images(root, rel_paths, mode, threads):
+    """Open every image (``header``) or decode it fully (``decode``); errors name the file."""
+    check = check_header if mode == "header" else load_rgb
+    # PIL releases the GIL while decoding, so threads scale on real cores.
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        jobs = pool.map(check, (Path(root) / p for p in rel_paths))
+        for _ in tqdm(jobs, total=len(rel_paths), desc=f"verify images ({mode})", mininterval=5):
+            pass
+
+
+def scan_tree(root, eval_names, key):
+    """Scan ``root/train`` and the first of ``eval_names``: classes, rows and split row indices."""
+    train_dir = find_split_dir(root, ["train"], key)
+    eval_dir = find_split_dir(root, eval_names, key)
+    classes, train_items = scan_split(train_dir)
+    eval_classes, eval_items = scan_split(eval_dir)
+    check_same_classes(classes, eval_classes, train_dir, eval_dir)
+    items = train_items + eval_items
+    splits = {
+        "train": list(range(len(train_items))),
+        "test": list(range(len(train_items), len(items))),
+    }
+    return classes, items, splits

@@ -1,0 +1,49 @@
+"""The data stage: any configured dataset into ``data.h5`` (see :mod:`layerwise.data.store`)."""
+
+from pathlib import Path
+
+from layerwise.data import store, synthetic
+from layerwise.data.cifar import read_cifar
+from layerwise.data.imagefolder import scan_tree, verify_images
+from layerwise.errors import InputError
+
+LAYOUT_HINT = {
+    "cifar10": "data_batch_1..5, test_batch, batches.meta (python pickles) or train/<class>/*.png with test/ or val/",
+    "cifar100": "train, test, meta (python pickles) or train/<class>/*.png with test/ or val/",
+    "imagenet": "train/<wnid>/*.JPEG and val/<wnid>/*.JPEG",
+}
+
+
+def check_root(name, cfg):
+    """The dataset root as a Path; a missing one names the config key and the layout."""
+    key = f"datasets.{name}.root"
+    root = cfg.get("root")
+    if not root:
+        raise InputError(f"{key} is not set. Point it to a local copy holding {LAYOUT_HINT[cfg['kind']]} (nothing is downloaded).")
+    if not Path(root).is_dir():
+        raise InputError(f"{key}: {root} is not a directory. Expected it to hold {LAYOUT_HINT[cfg['kind']]}.")
+    return Path(root)
+
+
+def prepare(name, cfg, output, threads=1):
+    """Build ``output`` (data.h5) for dataset ``name`` with config entry ``cfg``."""
+    kind = cfg["kind"]
+    if kind == "synthetic":
+        params = cfg["synthetic"]
+        sample = synthetic.generate(params)
+        store.write_arrays(
+            output, sample["images"], sample["labels"], sample["class_names"], sample["splits"],
+            params=cfg, seed=params["seed"], extra=synthetic.ground_truth(sample),
+        )
+        return
+    root = check_root(name, cfg)
+    key = f"datasets.{name}.root"
+    if kind in ("cifar10", "cifar100"):
+        images, labels, names, splits = read_cifar(root, kind, key)
+        store.write_arrays(output, images, labels, names, splits, params=cfg, seed=0)
+        return
+    classes, items, splits = scan_tree(root, ["val"], key)
+    rel_paths = [p for p, _ in items]
+    verify_images(root, rel_paths, cfg.get("verify_images", "header"), threads)
+    labels = [label for _, label in items]
+    store.write_manifest(output, root, rel_paths, labels, classes, splits, params=cfg, seed=0)
