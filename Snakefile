@@ -1,6 +1,9 @@
 # Layer-wise training pipeline: data -> features -> graph -> batches -> layers -> heads -> report.
 # See README.md for the commands and DESIGN notes; config keys are documented in
 # workflow/schemas/ and commented in config/config.yaml.
+from pathlib import Path
+
+import yaml
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
@@ -10,6 +13,15 @@ configfile: "config/config.yaml"
 
 
 validate(config, "workflow/schemas/config.schema.yaml")
+# Snakemake fills schema defaults only in inline subschemas, not through $ref:
+# validate every referenced section (and every dataset entry) on its own as well.
+for _key, _sub in yaml.safe_load(
+    (Path(workflow.basedir) / "workflow/schemas/config.schema.yaml").read_text()
+)["properties"].items():
+    if "$ref" in _sub:
+        validate(config[_key], f"workflow/schemas/{_sub['$ref']}")
+for _entry in config["datasets"].values():
+    validate(_entry, "workflow/schemas/dataset.schema.yaml")
 
 
 wildcard_constraints:
@@ -32,4 +44,7 @@ rule all:
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/graph.smk"
+include: "workflow/rules/batches.smk"
+include: "workflow/rules/layerwise.smk"
 include: "workflow/rules/report.smk"

@@ -1,0 +1,115 @@
+"""ImageFolder manifests against torchvision.datasets.ImageFolder, and every bad-tree error."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torchvision.datasets import ImageFolder
+from torchvision.transforms.functional import pil_to_tensor
+
+from layerwise.data.datasets import ManifestDataset
+from layerwise.data.imagefolder import load_rgb
+from layerwise.data.prepare import prepare
+from layerwise.errors import InputError
+
+
+def _save(path, rng, mode="RGB", fmt="JPEG", size=(24, 20)):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arr = rng.integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8)
+    img = Image.fromarray(arr, "RGB")
+    if mode != "RGB":
+        img = img.convert(mode)
+    img.save(path, fmt)
+    return img
+
+
+def make_tree(root, classes=("n01", "n02", "n03"), per_class=3, seed=0):
+    rng = np.random.default_rng(seed)
+    for split in ("train", "val"):
+        for c in classes:
+            for i in range(per_class):
+                _save(root / split / c / f"{c}_{i}.JPEG", rng)
+    return root
+
+
+def imagenet_cfg(root, verify="header"):
+    return {"kind": "imagenet", "root": str(root), "verify_images": verify}
+
+
+def test_manifest_matches_torchvision_imagefolder(tmp_path):
+    root = make_tree(tmp_path / "tree")
+    (root / "train" / "n02" / "sub").mkdir()
+    _save(root / "train" / "n02" / "sub" / "deep.png", np.random.default_rng(5), fmt="PNG")
+    out = tmp_path / "data.h5"
+    prepare("imagenet", imagenet_cfg(root, "decode"), out)
+    for split, folder in (("train", "train"), ("test", "val")):
+        ours = ManifestDataset(out, split)
+        ref = ImageFolder(str(root / folder))
+        assert len(ours) == len(ref)
+        for i in range(len(ref)):
+            (img_a, label_a), (img_b, label_b) = ours[i], ref[i]
+            assert label_a == label_b
+            assert torch.equal(pil_to_tensor(img_a), pil_to_tensor(img_b))
+
+
+@pytest.mark.parametrize("mode", ["L", "CMYK", "P", "RGBA"])
+def test_odd_modes_load_as_rgb_like_pil_convert(tmp_path, mode):
+    rng = np.random.default_rng(1)
+    fmt = "PNG" if mode in ("P", "RGBA") else "JPEG"
+    path = tmp_path / f"img_{mode}.JPEG"  # PNGs saved under a .JPEG name on purpose
+    _save(path, rng, mode=mode, fmt=fmt)
+    img = load_rgb(path)
+    assert img.mode == "RGB"
+    with Image.open(path) as ref:
+        assert ref.format == fmt
+        expected = np.asarray(ref.convert("RGB"))
+    assert np.array_equal(np.asarray(img), expected)
+
+
+def test_truncated_and_corrupt_images_name_the_file(tmp_path):
+    root = make_tree(tmp_path / "tree")
+    bad = root / "train" / "n01" / "n01_1.JPEG"
+    bad.write_bytes(bad.read_bytes()[:200])
+    with pytest.raises(InputError, match="n01_1.JPEG"):
+        load_rgb(bad)
+    with pytest.raises(InputError, match="n01_1.JPEG"):
+        prepare("imagenet", imagenet_cfg(root, "decode"), tmp_path / "d.h5")
+    garbage = root / "val" / "n02" / "n02_0.JPEG"
+    garbage.write_bytes(b"not an image at all")
+    bad.unlink()
+    with pytest.raises(InputError, match="n02_0.JPEG"):
+        prepare("imagenet", imagenet_cfg(root, "header"), tmp_path / "d.h5")
+    assert not (tmp_path / "d.h5").exists()
+
+
+def test_empty_class_folder(tmp_path):
+    root = make_tree(tmp_path / "tree")
+    (root / "train" / "n04").mkdir()
+    (root / "val" / "n04").mkdir()
+    with pytest.raises(InputError, match="n04: empty class folder"):
+        prepare("imagenet", imagenet_cfg(root), tmp_path / "d.h5")
+
+
+def test_train_and_val_classes_differ(tmp_path):
+    root = make_tree(tmp_path / "tree")
+    _save(root / "val" / "n09" / "x.JPEG", np.random.default_rng(0))
+    with pytest.raises(InputError, match=r"only in eval: \['n09'\]"):
+        prepare("imagenet", imagenet_cfg(root), tmp_path / "d.h5")
+
+
+def test_missing_root_names_key_and_layout(tmp_path):
+    with pytest.raises(InputError, match=r"datasets\.imagenet\.root is not set.*train/<wnid>"):
+        prepare("imagenet", {"kind": "imagenet", "root": None}, tmp_path / "d.h5")
+    with pytest.raises(InputError, match=r"datasets\.imagenet\.root: .*nowhere is not a directory"):
+        prepare("imagenet", imagenet_cfg(tmp_path / "nowhere"), tmp_path / "d.h5")
+    (tmp_path / "flat").mkdir()
+    with pytest.raises(InputError, match=r"datasets\.imagenet\.root: expected an ImageFolder tree"):
+        prepare("imagenet", imagenet_cfg(tmp_path / "flat"), tmp_path / "d.h5")
+
+
+def test_non_image_files_are_reported_not_skipped(tmp_path):
+    root = make_tree(tmp_path / "tree")
+    (root / "train" / "n01" / "notes.txt").write_text("hello")
+    (root / "train" / "n01" / ".DS_Store").write_text("metadata")
+    with pytest.raises(InputError, match="notes.txt: not an image file name"):
+        prepare("imagenet", imagenet_cfg(root), tmp_path / "d.h5")
