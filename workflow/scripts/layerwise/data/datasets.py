@@ -1,12 +1,14 @@
 """Torch datasets over ``data.h5``: in-memory pixels, or an ImageNet-style manifest.
 
-Both open the HDF5 file lazily, on first access in each DataLoader worker, and
-never keep a handle from ``__init__``: h5py handles do not survive ``fork``.
+Pixel datasets open the HDF5 file lazily, on first access in each DataLoader
+worker, and never keep a handle from ``__init__``: h5py handles do not survive
+``fork``. Manifests read their paths up front and keep no handle at all.
 """
 
 from pathlib import Path
 
 import h5py
+import numpy as np
 import torch
 from torch.utils.data import Dataset
 from torchvision.transforms import v2
@@ -26,9 +28,11 @@ def imagenet_transform(train):
     )
 
 
-class _LazyH5(Dataset):
-    def __init__(self, path, split):
-        self.path, self.split = str(path), split
+class H5ImageDataset(Dataset):
+    """``(uint8 tensor (C, H, W) or transform(it), label)`` of one split of a pixel ``data.h5``."""
+
+    def __init__(self, path, split, transform=None):
+        self.path, self.split, self.transform = str(path), split, transform
         with open_data(self.path) as f:  # checked once, then closed: workers reopen
             self.length = len(f[f"splits/{split}"])
         self._file = None
@@ -36,48 +40,46 @@ class _LazyH5(Dataset):
     def __len__(self):
         return self.length
 
-    def _open(self):
-        if self._file is None:
-            self._file = h5py.File(self.path, "r")
-            self._rows = self._file[f"splits/{self.split}"][()]
-            self._labels = self._file["labels"][()]
-        return self._file
-
     def __getstate__(self):
         state = dict(self.__dict__)
         state["_file"] = None  # each worker opens its own handle
         return state
 
-
-class H5ImageDataset(_LazyH5):
-    """``(uint8 tensor (C, H, W) or transform(it), label)`` of one split of a pixel ``data.h5``."""
-
-    def __init__(self, path, split, transform=None):
-        super().__init__(path, split)
-        self.transform = transform
-
     def __getitem__(self, i):
-        f = self._open()
+        if self._file is None:
+            self._file = h5py.File(self.path, "r")
+            self._images = self._file["images"]
+            self._rows = self._file[f"splits/{self.split}"][()]
+            self._labels = self._file["labels"][()]
         row = self._rows[i]
-        image = torch.from_numpy(f["images"][row]).permute(2, 0, 1)
+        image = torch.from_numpy(self._images[row]).permute(2, 0, 1)
         if self.transform is not None:
             image = self.transform(image)
         return image, int(self._labels[row])
 
 
-class ManifestDataset(_LazyH5):
-    """``(transform(PIL RGB image), label)`` of one split of a manifest ``data.h5``."""
+class ManifestDataset(Dataset):
+    """``(transform(PIL RGB image), label)`` of one split of a manifest ``data.h5``.
+
+    The split's paths are read once into a fixed-width bytes array and the file
+    is closed: the array is shared copy-on-write by forked workers (a list of
+    Python strings would be copied page by page through reference counts), and
+    no HDF5 access remains on the per-image path.
+    """
 
     def __init__(self, path, split, transform=None):
-        super().__init__(path, split)
+        with open_data(path) as f:
+            rows = f[f"splits/{split}"][()]
+            self.root = Path(f.attrs["root"])
+            self.paths = np.array(f["paths"][()][rows], dtype=np.bytes_)
+            self.labels = f["labels"][()][rows]
         self.transform = transform
 
+    def __len__(self):
+        return len(self.paths)
+
     def __getitem__(self, i):
-        f = self._open()
-        row = self._rows[i]
-        rel = f["paths"][row]
-        rel = rel.decode() if isinstance(rel, bytes) else rel
-        image = load_rgb(Path(f.attrs["root"]) / rel)
+        image = load_rgb(self.root / self.paths[i].decode())
         if self.transform is not None:
             image = self.transform(image)
-        return image, int(self._labels[row])
+        return image, int(self.labels[i])
