@@ -22,3 +22,24 @@ rule prepare_data:
 
 
 ALL_TARGETS.append(f"results/{config['dataset']}/data.h5")
+
+
+rule plot_samples:
+    input:
+        data="results/{dataset}/data.h5",
+    output:
+        report(
+            "results/{dataset}/figures/samples.png",
+            caption="../report/data_samples.rst",
+            category="Data",
+        ),
+    log:
+        "results/logs/plot_samples/{dataset}.log",
+    conda:
+        CONDA_ENV
+    shell:
+        "python workflow/scripts/plot_samples.py --data {input.data} --output {output} > {log} 2>&1"
+
+
+if dataset_config(config["dataset"])["kind"] != "imagenet":
+    ALL_TARGETS.append(f"results/{config['dataset']}/figures/samples.png")
