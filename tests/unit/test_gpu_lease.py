@@ -1,0 +1,160 @@
+"""GPU leases with a simulated device count (LAYERWISE_GPU_COUNT).
+
+Concurrent jobs must get disjoint devices and never more than exist: each job
+claims a marker file per leased device with O_EXCL while it runs, so any
+overlap makes a job fail. A SIGKILLed job's lease must be free at once.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from layerwise import gpu
+from layerwise.errors import InputError
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = ROOT / "workflow" / "scripts"
+sys.path.insert(0, str(SCRIPTS))
+import launch  # noqa: E402  (the entry script, for plan())
+
+# Runs while holding devices: claims <held>/<dev> exclusively, records them, sleeps, unclaims.
+HOLD = textwrap.dedent(
+    """
+    import os, sys, time
+    held, record, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    devices = [d for d in os.environ["CUDA_VISIBLE_DEVICES"].split(",") if d]
+    for d in devices:
+        os.close(os.open(os.path.join(held, d), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    with open(record, "a") as f:
+        f.write(",".join(devices) + "\\n")
+    time.sleep(seconds)
+    for d in devices:
+        os.remove(os.path.join(held, d))
+    """
+)
+
+
+def _env(tmp_path, count):
+    env = {**os.environ, "PYTHONPATH": str(SCRIPTS), "LAYERWISE_GPU_COUNT": str(count)}
+    env["LAYERWISE_GPU_LOCK_DIR"] = str(tmp_path / "locks")
+    env.pop("SLURM_JOB_ID", None)
+    return env
+
+
+def _hold_script(tmp_path):
+    (tmp_path / "held").mkdir(exist_ok=True)
+    script = tmp_path / "hold.py"
+    script.write_text(HOLD)
+    return script
+
+
+def test_device_slots_sources():
+    assert gpu.device_slots({"LAYERWISE_GPU_COUNT": "3"}) == ["0", "1", "2"]
+    assert gpu.device_slots({"LAYERWISE_GPU_COUNT": "0", "CUDA_VISIBLE_DEVICES": "1"}) == []
+    assert gpu.device_slots({"CUDA_VISIBLE_DEVICES": "2, 5"}) == ["2", "5"]
+    assert gpu.device_slots({"CUDA_VISIBLE_DEVICES": ""}) == []
+    with pytest.raises(InputError, match="LAYERWISE_GPU_COUNT"):
+        gpu.device_slots({"LAYERWISE_GPU_COUNT": "two"})
+
+
+def test_more_gpus_than_slots_is_one_clear_error(tmp_path):
+    with pytest.raises(InputError, match="gpu=3 but this machine has 2"):
+        gpu.acquire(3, ["0", "1"], tmp_path)
+
+
+def test_concurrent_jobs_get_disjoint_devices(tmp_path):
+    """Seven launcher jobs of 1 GPU on 3 simulated GPUs; plus direct 2- and 3-GPU leases."""
+    script = _hold_script(tmp_path)
+    record = tmp_path / "record.txt"
+    env = _env(tmp_path, 3)
+    launch_cmd = [sys.executable, str(SCRIPTS / "launch.py"), "--gpus", "1", "--"]
+    jobs = [
+        subprocess.Popen(
+            launch_cmd + [sys.executable, str(script), str(tmp_path / "held"), str(record), "0.4"],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(7)
+    ]
+    # multi-device leases compete for the same slots, taken in this process
+    taken = []
+    for count in (2, 3):
+        lease = gpu.acquire(count, ["0", "1", "2"], tmp_path / "locks", poll_seconds=0.05, timeout=60)
+        for d in lease.devices:
+            os.close(os.open(tmp_path / "held" / d, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        taken.append(lease.devices)
+        time.sleep(0.2)
+        for d in lease.devices:
+            os.remove(tmp_path / "held" / d)
+        lease.release()
+    errors = [job.communicate(timeout=120)[1] for job in jobs]
+    assert [job.returncode for job in jobs] == [0] * 7, errors
+    leases = [line.split(",") for line in record.read_text().split()]
+    assert len(leases) == 7 and all(len(lease) == 1 for lease in leases)
+    assert {d for lease in leases for d in lease} <= {"0", "1", "2"}
+    assert [sorted(t) for t in taken] == [sorted(set(t)) for t in taken]
+    assert [len(t) for t in taken] == [2, 3]
+
+
+def test_killed_job_frees_its_lease(tmp_path):
+    env = _env(tmp_path, 1)
+    job = subprocess.Popen(
+        [sys.executable, str(SCRIPTS / "launch.py"), "--gpus", "1", "--", sys.executable, "-c"]
+        + ["import sys, time; open(sys.argv[1], 'w'); time.sleep(120)", str(tmp_path / "started")],
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "started").exists():
+            assert job.poll() is None, "launcher exited early"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        # while it runs, its device is leased: nothing is free
+        with pytest.raises(TimeoutError):
+            gpu.acquire(1, ["0"], tmp_path / "locks", poll_seconds=0.05, timeout=0.3)
+    finally:
+        os.kill(job.pid, signal.SIGKILL)  # the launcher exec'd: this pid is the command
+        job.wait()
+    lease = gpu.acquire(1, ["0"], tmp_path / "locks", poll_seconds=0.05, timeout=5)
+    assert lease.devices == ["0"]
+    lease.release()
+
+
+def test_plan_under_slurm_takes_no_lease(tmp_path):
+    environ = {"SLURM_JOB_ID": "42", "CUDA_VISIBLE_DEVICES": "0,1", "LAYERWISE_GPU_LOCK_DIR": str(tmp_path)}
+    argv, env, lease = launch.plan(2, ["python", "train.py", "--x"], environ)
+    assert lease is None and env == {}
+    assert argv == ["python", "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "train.py", "--x"]
+    argv, env, lease = launch.plan(1, ["python", "train.py"], environ)
+    assert argv == ["python", "train.py"] and lease is None
+    assert not list(tmp_path.iterdir())  # no lock files under SLURM
+
+
+def test_plan_without_gpus_runs_on_cpu_and_cpu_jobs_see_no_gpu(tmp_path):
+    environ = {"LAYERWISE_GPU_COUNT": "0", "LAYERWISE_GPU_LOCK_DIR": str(tmp_path)}
+    assert launch.plan(4, ["python", "t.py"], environ) == (["python", "t.py"], {}, None)
+    environ = {"LAYERWISE_GPU_COUNT": "2", "LAYERWISE_GPU_LOCK_DIR": str(tmp_path)}
+    assert launch.plan(0, ["python", "t.py"], environ) == (["python", "t.py"], {"CUDA_VISIBLE_DEVICES": ""}, None)
+    with pytest.raises(InputError, match="must start with python"):
+        launch.plan(2, ["bash", "-c", "true"], environ)
+    with pytest.raises(InputError, match="gpu must be 0 or more"):
+        launch.plan(-1, ["python", "t.py"], environ)
+
+
+def test_launcher_reports_bad_input_in_one_line(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPTS / "launch.py"), "--gpus", "3", "--", sys.executable, "-c", "pass"],
+        env=_env(tmp_path, 2),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: resources gpu=3 but this machine has 2")
