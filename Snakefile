@@ -44,4 +44,6 @@ rule all:
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/graph.smk"
+include: "workflow/rules/batches.smk"
 include: "workflow/rules/report.smk"
