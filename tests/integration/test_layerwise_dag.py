@@ -1,0 +1,73 @@
+"""Layer-wise stage through Snakemake: the ImageNet DAG (dry run) and a tiny real table."""
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import run_snakemake, synthetic_params, write_config
+from PIL import Image
+
+pytestmark = pytest.mark.integration
+
+IMAGENET_LAYERS = {"simcnn-k1": 8, "simcnn-k2": 8, "simcnn-k3": 8, "vgg11-k3": 8}
+
+
+def imagefolder(root, classes=("n01", "n02"), per_class=3):
+    rng = np.random.default_rng(0)
+    for split in ("train", "val"):
+        for wnid in classes:
+            folder = root / split / wnid
+            folder.mkdir(parents=True)
+            for i in range(per_class):
+                pixels = rng.integers(0, 255, (40, 48, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(folder / f"{wnid}_{i}.JPEG")
+
+
+def test_imagenet_table3_dry_run_has_one_gpu_job_per_layer_and_run(workflow_dir):
+    imagefolder(workflow_dir / "imagenet")
+    cfg = write_config(workflow_dir, {
+        "datasets": {"imagenet": {"kind": "imagenet", "root": str(workflow_dir / "imagenet")}},
+        "layerwise": {"seeds": [0], "random_seeds": [0, 1]},
+    })
+    out = run_snakemake(workflow_dir, "-n", "results/imagenet_table3.csv", "--configfile", str(cfg)).stdout
+    jobs = re.split(r"\n(?=(?:local)?rule \w+:)", out)
+    layer_jobs = [j for j in jobs if j.startswith("rule train_layer:")]
+    runs = [(p, s) for p in IMAGENET_LAYERS for s in ("robust-hier.seed0", "random-s0.seed0", "random-s1.seed1")]
+    assert len(layer_jobs) == sum(IMAGENET_LAYERS.values()) * 3
+    for preset, sampler in runs:
+        for j in range(1, IMAGENET_LAYERS[preset] + 1):
+            target = f"results/imagenet/train/{preset}.{sampler}/layer{j}/eval.h5"
+            (job,) = [x for x in layer_jobs if target in x]
+            assert re.search(r"resources:.*\bgpu=1\b", job)
+    e2e = [j for j in jobs if j.startswith("rule train_e2e:")]
+    assert len(e2e) == 3 and all(re.search(r"\bgpu=1\b", j) for j in e2e)
+    assert "results/imagenet/batches/robust-hier.h5" in out
+
+
+def test_tiny_table_is_built_end_to_end(workflow_dir):
+    cfg = write_config(workflow_dir, {
+        "dataset": "tiny",
+        "datasets": {"tiny": {"kind": "synthetic", "synthetic": synthetic_params(n_train=160, n_test=40)}},
+        "graph": {"knn": 5, "projection_dim": 16},
+        "batches": {"batch_size": 32, "levels": [64], "samplers": ["robust-hier"], "random_seeds": [0]},
+        "layerwise": {"seeds": [0], "random_seeds": [0], "samplers": ["robust-hier", "random"], "eval": {"feature_subsample": 20},
+                      "profiles": {"tiny": {
+                          "schedule": {"epochs": 2, "lr": 0.05, "lr_step": 1},
+                          "models": {"simcnn-k2": {"k": 2, "layers": 2, "width": 4, "aux_width": 8,
+                                                   "batchnorm": True},
+                                     "simcnn-e2e": {"train": "e2e", "k": 2, "layers": 2, "width": 4,
+                                                    "aux_width": 8, "batchnorm": True}},
+                          "tables": {"table3": ["simcnn-k2", "simcnn-e2e"]}}}},
+        "probes": {"presets": ["simcnn-k2"]},  # the probe stage reads our presets
+    })
+    run_snakemake(workflow_dir, "results/tiny_table3.csv", "--configfile", str(cfg))
+    table = pd.read_csv(workflow_dir / "results/tiny_table3.csv")
+    assert list(table.columns[:16]) == [
+        "model", "k", "train", "sampler", "seeds", "top1", "top1_ens", "top5", "top5_ens", "params",
+        "train_seconds", "peak_mem_mb", "paper_top1", "paper_top1_ens", "paper_top5", "paper_top5_ens"]
+    assert table["sampler"].tolist() == ["robust-hier", "random", "robust-hier", "random"]
+    assert table["train"].tolist() == ["layerwise", "layerwise", "e2e", "e2e"]
+    assert table["top1"].between(0, 100).all() and table["paper_top1"].isna().all()
+    assert (workflow_dir / "results/tiny/figures/layerwise_table3_accuracy.png").stat().st_size > 1000
+    assert not list((workflow_dir / "results/tiny/train").rglob("resume.ckpt"))

@@ -1,0 +1,1 @@
+"""Network definitions (pure torch modules, no training logic)."""

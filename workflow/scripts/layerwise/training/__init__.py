@@ -1,0 +1,1 @@
+"""Greedy layer-wise (paper 003) and end-to-end training on fixed mini-batch sequences."""

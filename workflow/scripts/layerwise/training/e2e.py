@@ -1,0 +1,75 @@
+"""End-to-end baselines: the same network (all blocks + the last layer's head) trained
+jointly by backpropagation, on the same mini-batch sequence and schedule as a layer.
+
+Writes ``e2e/weights.pt`` (the full state dict) and ``e2e/eval.h5`` in the
+layout of evaluation.py, with x_J (the last block's output) as the features.
+"""
+
+import json
+import logging
+
+import torch
+from torch import nn
+
+from layerwise import distributed
+from layerwise.h5io import atomic_path
+from layerwise.models.simcnn import LayeredCNN, count_params
+from layerwise.training import checkpoint
+from layerwise.training.evaluation import pooled, predict, subsample, topk, write_eval
+from layerwise.training.greedy import build_spec
+from layerwise.training.inputs import LayerInputs
+from layerwise.training.loop import Schedule, Step, run_epochs
+from layerwise.training.memory import step_peak_mb
+from layerwise.training.sampler import FixedBatchSampler, read_batches, real_items
+from layerwise.training.sources import open_source
+
+log = logging.getLogger(__name__)
+
+
+def train_e2e(cfg, data_path, batches_path, out_weights, out_eval, on_step=None):
+    rank, world, device = distributed.init_from_env()
+    data = open_source(data_path, cfg["augment"], cfg["seed"], cfg.get("workers", 0))
+    spec = build_spec(cfg, data)
+    batches, _ = read_batches(batches_path, len(data.train_labels))
+    torch.manual_seed(int(cfg["seed"]) * 1000)
+    model = LayeredCNN(spec).to(device)
+    images = LayerInputs(nn.Identity(), data, device, cache=False)
+
+    def evaluate():
+        model.eval()
+        logits = predict(model, images.chunks("test"), device)
+        return topk(logits, data.test_labels, 1), topk(logits, data.test_labels, 5)
+
+    sampler = FixedBatchSampler(batches, cfg["batch_order"], cfg["seed"])
+    data.attach(sampler, rank, world)
+    first = real_items(batches[0])
+    mem_mb, mem_kind = step_peak_mb(model, [model], model,
+                                    next(data.chunks("train", first, len(first))).to(device),
+                                    data.train_labels[first].to(device), device)
+    ckpt = checkpoint.scratch_path(out_weights)
+    metrics, seconds = run_epochs(
+        Step(model, images.train_batch, data.train_labels, evaluate), sampler,
+        Schedule.from_config(cfg["schedule"]), device, ckpt, json.dumps(cfg, sort_keys=True),
+        int(cfg["seed"]) * 1000 + 999, "end to end", on_step)
+    if distributed.is_main(rank):
+        model.eval()
+        logits = predict(model, images.chunks("test"), device)
+        ev = cfg["eval"]
+        features = {}
+        for offset, (split, labels) in enumerate(
+                (("train", data.train_labels), ("test", data.test_labels)), start=1):
+            idx = subsample(len(labels), ev["feature_subsample"], cfg["seed"] + offset)
+            feats = predict(lambda t: pooled(model.features(t), ev["pooled_size"]),
+                            images.chunks(split, idx), device)
+            features[split] = (feats.numpy(), idx, labels[idx].numpy())
+        attrs = {"train_seconds": seconds, "peak_mem_mb": mem_mb, "peak_mem_kind": mem_kind,
+                 "num_params": count_params(model), "preset": cfg["preset"], "layers": spec.layers}
+        write_eval(out_eval, params=cfg, seed=cfg["seed"], layer=spec.layers, run=cfg["run"],
+                   logits=logits.numpy(), labels=data.test_labels.numpy(), metrics=metrics,
+                   features=features, attrs=attrs, logits_dtype=ev["logits_dtype"])
+        with atomic_path(out_weights) as tmp:
+            torch.save({"spec": spec.to_dict(), "run": cfg["run"],
+                        "model": {k: v.cpu() for k, v in model.state_dict().items()}}, tmp)
+        checkpoint.remove(ckpt)
+        log.info("end to end: test top1 %.4f", metrics["test_top1"][-1])
+    distributed.barrier()

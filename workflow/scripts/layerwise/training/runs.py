@@ -1,0 +1,101 @@
+"""The layer-wise stage's run plan from the validated config (used by layerwise.smk).
+
+Pure Python, no Snakemake: the rule file builds one :class:`RunPlan` and its
+lambdas call these methods, so the DAG (layers, runs, seeds) is static and
+testable. Runs are named ``{preset}.{sampler}.seed{seed}``.
+"""
+
+import json
+
+from layerwise.errors import InputError
+
+VGG11_LAYERS = 8
+
+
+class RunPlan:
+    def __init__(self, config):
+        self.config = config
+        self.lw = config["layerwise"]
+
+    def profile(self, dataset):
+        """The dataset's layer-wise profile; the error names the missing config key."""
+        if dataset not in self.lw["profiles"]:
+            raise InputError(
+                f"config layerwise.profiles has no entry {dataset!r}; add one (see the synthetic, "
+                "cifar10 and imagenet profiles in config/config.yaml)"
+            )
+        return self.lw["profiles"][dataset]
+
+    def model(self, dataset, preset):
+        models = self.profile(dataset)["models"]
+        if preset not in models:
+            raise InputError(f"config layerwise.profiles.{dataset}.models has no preset {preset!r}")
+        return models[preset]
+
+    @staticmethod
+    def layers(model):
+        return VGG11_LAYERS if model["arch"] == "vgg11" else model["layers"]
+
+    def random_seeds(self):
+        """Seeds of the random sequences: ours if set, else the batches stage's, else `seeds`."""
+        if self.lw["random_seeds"] is not None:
+            return self.lw["random_seeds"]
+        return self.config.get("batches", {}).get("random_seeds", self.lw["seeds"])
+
+    def runs(self, preset, kind):
+        """(run name, sampler file, seed) of a preset for a sampler kind (robust-* or random)."""
+        if kind == "random":
+            return [(f"{preset}.random-s{s}.seed{s}", f"random-s{s}", s) for s in self.random_seeds()]
+        return [(f"{preset}.{kind}.seed{s}", kind, s) for s in self.lw["seeds"]]
+
+    def run_evals(self, dataset, preset, run):
+        """eval.h5 of every layer of a layer-wise run, or the single e2e/eval.h5."""
+        model = self.model(dataset, preset)
+        base = f"results/{dataset}/train/{run}"
+        if model["train"] == "e2e":
+            return [f"{base}/e2e/eval.h5"]
+        return [f"{base}/layer{j}/eval.h5" for j in range(1, self.layers(model) + 1)]
+
+    def previous_weights(self, dataset, preset, sampler, seed, layer):
+        run = f"results/{dataset}/train/{preset}.{sampler}.seed{seed}"
+        return [f"{run}/layer{j}/weights.pt" for j in range(1, int(layer))]
+
+    def job_params(self, dataset, preset, sampler, seed, layer=None):
+        """Everything one training job needs, as one JSON string."""
+        profile, model = self.profile(dataset), self.model(dataset, preset)
+        schedule = {**profile["schedule"], **model["schedule"]}
+        schedule["checkpoint_every"] = self.lw["checkpoint_every"]
+        cfg = {
+            "run": f"{preset}.{sampler}.seed{seed}",
+            "preset": preset,
+            "seed": int(seed),
+            "model": {k: v for k, v in model.items() if k != "schedule"},
+            "schedule": schedule,
+            "batch_order": self.lw["batch_order"],
+            "augment": profile["augment"],
+            "cache_frozen": self.lw["cache_frozen"],
+            "eval": self.lw["eval"],
+        }
+        if self.config["datasets"][dataset]["kind"] == "imagenet":
+            cfg["workers"] = profile["threads"]  # DataLoader workers decoding the manifest
+        if layer is not None:
+            cfg["layer"] = int(layer)
+        return json.dumps(cfg, sort_keys=True)
+
+    def table_rows(self, dataset, table):
+        """Rows of a table: one per preset and sampler kind, with the eval files of each run."""
+        tables = self.profile(dataset)["tables"]
+        if table not in tables:
+            raise InputError(f"config layerwise.profiles.{dataset}.tables has no {table!r}")
+        rows = []
+        for preset in tables[table]:
+            model = self.model(dataset, preset)
+            for kind in self.lw["samplers"]:
+                runs = {r: self.run_evals(dataset, preset, r) for r, _, _ in self.runs(preset, kind)}
+                rows.append({"preset": preset, "sampler": kind, "runs": runs,
+                             "model": {k: model[k] for k in ("arch", "train", "k")}})
+        return rows
+
+    def table_inputs(self, dataset, table):
+        rows = self.table_rows(dataset, table)
+        return sorted({p for row in rows for paths in row["runs"].values() for p in paths})

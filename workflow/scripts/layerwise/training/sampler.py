@@ -1,0 +1,85 @@
+"""Mini-batch files (``results/{dataset}/batches/{sampler}.h5``) and a sampler that replays them.
+
+A file holds ``batches`` int64 (num_batches, max_batch_size) of training
+indices padded with -1 and ``sizes`` (num_batches,). :class:`FixedBatchSampler`
+yields exactly those batches, once each per epoch, in file order (``fixed``)
+or in an order permuted per epoch from the seed (``shuffled``). It yields the
+padded rows so a step can cut its rank's share with
+``layerwise.distributed.rank_share``; :func:`real_items` drops the padding.
+"""
+
+import numpy as np
+import torch
+
+from layerwise.errors import InputError
+from layerwise.h5io import open_checked
+
+STAGE = "partition_batches"
+ORDERS = ("fixed", "shuffled")
+PADDING = -1
+
+
+def read_batches(path, num_train=None):
+    """``(batches, sizes)`` of a mini-batch file after checking it against the training split."""
+    with open_checked(path, STAGE, required=("batches", "sizes")) as f:
+        batches = f["batches"][()].astype(np.int64)
+        sizes = f["sizes"][()].astype(np.int64)
+    if batches.ndim != 2 or sizes.shape != (len(batches),):
+        raise InputError(
+            f"{path}: batches must be 2-D with one size per row, got {batches.shape} and "
+            f"{sizes.shape}; delete it and rerun partition_batches"
+        )
+    counted = (batches != PADDING).sum(axis=1)
+    if not np.array_equal(counted, sizes):
+        raise InputError(f"{path}: sizes disagree with the non-padding items of batches; regenerate it")
+    if num_train is not None:
+        items = batches[batches != PADDING]
+        if items.size and (items.min() < 0 or items.max() >= num_train):
+            raise InputError(
+                f"{path}: indices outside the training split (0..{num_train - 1}); it was built "
+                "for another data.h5: delete it and rerun partition_batches"
+            )
+    return batches, sizes
+
+
+def real_items(row):
+    """The training indices of one padded row."""
+    row = np.asarray(row)
+    return row[row != PADDING]
+
+
+def epoch_order(num_batches, order, seed, epoch):
+    """Batch order of one epoch: file order, or a permutation from (seed, epoch)."""
+    if order not in ORDERS:
+        raise InputError(f"layerwise batch_order: {order!r} is not one of {ORDERS}")
+    if order == "fixed":
+        return np.arange(num_batches)
+    gen = torch.Generator().manual_seed(int(seed) * 1_000_003 + int(epoch))
+    return torch.randperm(num_batches, generator=gen).numpy()
+
+
+class FixedBatchSampler(torch.utils.data.Sampler):
+    """Yields the rows of a mini-batch file (padded with -1) as one epoch.
+
+    ``set_epoch`` picks the epoch's order; ``start`` skips the first batches of
+    the epoch (resuming mid-epoch from a checkpoint).
+    """
+
+    def __init__(self, batches, order="fixed", seed=0):
+        self.batches = np.asarray(batches, dtype=np.int64)
+        self.order = order
+        self.seed = seed
+        self.epoch = 0
+        self.start = 0
+        epoch_order(len(self.batches), order, seed, 0)  # validates order
+
+    def set_epoch(self, epoch, start=0):
+        self.epoch, self.start = epoch, start
+
+    def __len__(self):
+        return len(self.batches) - self.start
+
+    def __iter__(self):
+        order = epoch_order(len(self.batches), self.order, self.seed, self.epoch)
+        for b in order[self.start :]:
+            yield self.batches[b]

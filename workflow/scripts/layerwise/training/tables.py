@@ -1,0 +1,106 @@
+"""Tables of paper 003 from per-layer ``eval.h5`` files: one row per preset and sampler kind,
+aggregated over seeds (mean, std, worst, best), with the paper's numbers beside ours.
+
+A run's accuracy is that of its last layer z_J; its ensemble accuracy is that
+of Z = sum_j 2^j z_j over all its layers (layer-wise runs; e2e runs have no
+ensemble, so the column repeats the single model). Accuracies are in percent.
+"""
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from layerwise.training.evaluation import ensemble, read_eval, topk
+
+# Paper 003: Table 3 (ImageNet top-1/top-5, ensemble), Table 1 (ImageNet top-5),
+# Table 2 and Table 6 (CIFAR-10), and the layer-wise compression paragraph of section 4.3.
+PAPER = {
+    ("imagenet", "table3"): {
+        "simcnn-k1": (58.1, 59.3, 79.7, 80.8),
+        "simcnn-k2": (65.7, 67.1, 86.3, 87.0),
+        "simcnn-k3": (69.7, 71.6, 88.7, 89.8),
+        "vgg11-k3": (67.6, 70.1, 88.0, 89.2),
+        "vgg11-e2e": (67.9, None, 88.0, None),
+    },
+    ("imagenet", "table1"): {
+        "simcnn-k3": (None, None, 88.7, None),
+        "simcnn-k3-mf512": (None, None, 88.5, None),
+    },
+    ("cifar10", "table2"): {
+        "simcnn-k1": (88.3, 88.4, None, None),
+        "simcnn-k2": (90.4, 90.7, None, None),
+        "simcnn-k3": (91.7, 92.8, None, None),
+        "simcnn-k1-e2e": (89.7, None, None, None),
+    },
+    ("cifar10", "table6"): {
+        "simcnn-k1-strided": (87.8, None, None, None),
+        "simcnn-k1": (88.3, None, None, None),
+        "simcnn-k1-avgpool": (87.6, None, None, None),
+        "simcnn-k1-maxpool": (88.0, None, None, None),
+    },
+    ("cifar10", "compression"): {
+        "simcnn-k3-pruned": (87.6, None, None, None),
+        "simcnn-w64-e2e": (87.5, None, None, None),
+    },
+}
+SCORES = ("top1", "top1_ens", "top5", "top5_ens")
+COLUMNS = ["model", "k", "train", "sampler", "seeds", *SCORES, "params", "train_seconds",
+           "peak_mem_mb", *(f"paper_{s}" for s in SCORES)]
+ARCH_NAMES = {"simcnn": "SimCNN", "vgg11": "VGG-11"}
+
+
+def run_summary(eval_paths):
+    """Scores of one run from its layers' eval files (in layer order), plus per-layer curves."""
+    evals = [read_eval(p) for p in eval_paths]
+    labels = evals[-1]["labels"]
+    per_layer, per_layer_ens = [], []
+    for j in range(1, len(evals) + 1):
+        per_layer.append(100 * topk(evals[j - 1]["logits"], labels, 1))
+        per_layer_ens.append(100 * topk(ensemble([e["logits"] for e in evals[:j]]), labels, 1))
+    z = ensemble([e["logits"] for e in evals])
+    last = evals[-1]["logits"]
+    return {
+        "top1": 100 * topk(last, labels, 1), "top5": 100 * topk(last, labels, 5),
+        "top1_ens": 100 * topk(z, labels, 1), "top5_ens": 100 * topk(z, labels, 5),
+        "params": int(evals[-1]["num_params"]),
+        "train_seconds": float(sum(e["train_seconds"] for e in evals)),
+        "peak_mem_mb": float(max(e["peak_mem_mb"] for e in evals)),
+        "layer_top1": per_layer, "layer_top1_ens": per_layer_ens,
+        "layer_index": [int(e["layer"]) for e in evals],  # an e2e run is one point at layer J
+    }
+
+
+def table_rows(dataset, table, rows):
+    """DataFrame of a table; ``rows`` as built by the rule (preset, sampler, model, runs)."""
+    paper = PAPER.get((dataset, table), {})
+    records, curves = [], []
+    for row in rows:
+        runs = [run_summary(paths) for paths in row["runs"].values()]
+        model = row["model"]
+        e2e = model["train"] == "e2e"
+        rec = {
+            "model": ARCH_NAMES.get(model["arch"], model["arch"]),
+            "k": "" if e2e else model["k"], "train": model["train"], "sampler": row["sampler"],
+            "seeds": len(runs),
+        }
+        for s in SCORES:
+            vals = np.array([r[s] for r in runs])
+            rec[s] = vals.mean()
+        rec["params"] = runs[0]["params"]
+        rec["train_seconds"] = float(np.mean([r["train_seconds"] for r in runs]))
+        rec["peak_mem_mb"] = float(np.mean([r["peak_mem_mb"] for r in runs]))
+        for s, value in zip(SCORES, paper.get(row["preset"], (None,) * 4)):
+            rec[f"paper_{s}"] = "" if value is None else value
+        for s in ("top1", "top1_ens"):
+            vals = np.array([r[s] for r in runs])
+            rec[f"{s}_std"] = vals.std(ddof=1) if len(vals) > 1 else math.nan
+            rec[f"{s}_worst"], rec[f"{s}_best"] = vals.min(), vals.max()
+        rec["preset"] = row["preset"]
+        records.append(rec)
+        curves.append((f"{row['preset']} ({row['sampler']})", runs[0]["layer_index"],
+                       np.mean([r["layer_top1"] for r in runs], axis=0),
+                       np.mean([r["layer_top1_ens"] for r in runs], axis=0)))
+    frame = pd.DataFrame.from_records(records)
+    extra = [c for c in frame.columns if c not in COLUMNS]
+    return frame[COLUMNS + extra], curves
