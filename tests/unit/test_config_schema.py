@@ -15,25 +15,39 @@ def _load_config():
     return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 
 
-def _walk(schema, where):
+def _resolve(ref, doc):
+    """A subschema for ``ref``: another file beside this one, or ``#/...`` inside ``doc``."""
+    if ref.startswith("#/"):
+        target = doc
+        for part in ref[2:].split("/"):
+            target = target[part]
+        return target, doc
+    other = yaml.safe_load((SCHEMAS / ref).read_text())
+    return other, other
+
+
+def _walk(schema, where, doc):
     for key, sub in schema.get("properties", {}).items():
         here = f"{where}.{key}"
-        if "$ref" in sub:
-            yield here, sub
-            ref = yaml.safe_load((SCHEMAS / sub["$ref"]).read_text())
-            yield from _walk(ref, here)
-            continue
         yield here, sub
-        yield from _walk(sub, here)
+        if "$ref" in sub:
+            target, target_doc = _resolve(sub["$ref"], doc)
+            yield from _walk(target, here, target_doc)
+        else:
+            yield from _walk(sub, here, doc)
     extra = schema.get("additionalProperties")
-    if isinstance(extra, dict) and "$ref" in extra:
-        yield from _walk(yaml.safe_load((SCHEMAS / extra["$ref"]).read_text()), f"{where}.*")
+    if isinstance(extra, dict):
+        if "$ref" in extra:
+            target, target_doc = _resolve(extra["$ref"], doc)
+            yield from _walk(target, f"{where}.*", target_doc)
+        else:
+            yield from _walk(extra, f"{where}.*", doc)
 
 
 def test_every_key_has_type_default_description():
     root = yaml.safe_load((SCHEMAS / "config.schema.yaml").read_text())
     missing = []
-    for key, sub in _walk(root, "config"):
+    for key, sub in _walk(root, "config", root):
         typed = "type" in sub or "$ref" in sub or "enum" in sub
         if not (typed and "default" in sub and "description" in sub):
             missing.append(key)
