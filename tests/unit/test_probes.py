@@ -1,0 +1,54 @@
+"""Probes on an eval.h5 fixture in the layer-wise stage's format; figure and CSV written."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.multiclass import OneVsRestClassifier
+
+from layerwise.h5io import atomic_h5
+from layerwise.probes.figure import plot, probe_frame
+from layerwise.probes.probe import load_features, read_probes, run_probes, write_probes
+
+torch.set_num_threads(1)
+CFG = dict(probes=["linear", "cnn1", "cnn2", "svm"], linear_C=1.0, svm_C=1.0, svm_solver="torch",
+           cnn_width=8, epochs=15, lr=0.01, batch_size=32, seed=0)
+
+
+def _eval_file(path, layer, noise):
+    rng = np.random.default_rng(layer)
+    means = rng.normal(size=(3, 4, 2, 2)).astype(np.float32)
+    ys = {s: rng.integers(0, 3, n) for s, n in (("train", 150), ("test", 90))}
+    with atomic_h5(path, "train_layer", {}, 0) as f:
+        for split, y in ys.items():
+            x = means[y] + noise * rng.normal(size=(len(y), 4, 2, 2)).astype(np.float32)
+            f["features/" + split] = x.astype(np.float32)
+            f[f"features/{split}_labels"] = y.astype(np.int64)
+            f[f"features/{split}_index"] = np.arange(len(y))
+        f.attrs["run"], f.attrs["layer"] = "simcnn-k1.robust-hier.seed0", layer
+
+
+def test_probes_against_sklearn_and_figure(tmp_path):
+    paths = []
+    for layer, noise in ((1, 2.0), (2, 0.3)):
+        _eval_file(tmp_path / f"eval{layer}.h5", layer, noise)
+        xtr, ytr, xte, yte, attrs = load_features(tmp_path / f"eval{layer}.h5")
+        res = run_probes(xtr, ytr, xte, yte, CFG, "cpu")
+        ref = OneVsRestClassifier(LogisticRegression(C=1.0, max_iter=5000))
+        z = (xtr.reshape(150, -1) - xtr.reshape(150, -1).mean(0)) / xtr.reshape(150, -1).std(0)
+        zt = (xte.reshape(90, -1) - xtr.reshape(150, -1).mean(0)) / xtr.reshape(150, -1).std(0)
+        assert res["linear"][1] == pytest.approx(ref.fit(z, ytr).score(zt, yte), abs=0.012)
+        for train, test in res.values():
+            assert 0 <= train <= 1 and 0 <= test <= 1
+        if noise < 1:  # well separated classes: every probe separates them
+            assert min(test for _, test in res.values()) >= 0.95
+        out = tmp_path / f"probe{layer}.h5"
+        write_probes(out, res, attrs, CFG, 0)
+        stored = read_probes(out)[1]
+        for name, values in res.items():
+            assert stored[name] == pytest.approx(values, abs=1e-6)
+        paths.append(out)
+    frame = probe_frame(paths)
+    assert len(frame) == 8 and set(frame["layer"]) == {1, 2}
+    plot(frame, "fixture", tmp_path / "probes.png")
+    assert (tmp_path / "probes.png").stat().st_size > 1000

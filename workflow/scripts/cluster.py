@@ -1,0 +1,40 @@
+"""Entry point of rule cluster: one paper-001 Figure-3 variant into results/{dataset}/clustering/{method}-{head}.h5."""
+
+import argparse
+import json
+import logging
+import shutil
+
+import torch
+
+from layerwise.clustering.experiment import HEADS, METHODS, run_variant, write_variant
+from layerwise.device import pick_device
+from layerwise.errors import run_cli
+
+
+def get_args_parser():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", required=True, help="results/{dataset}/data.h5")
+    parser.add_argument("--method", required=True, choices=METHODS)
+    parser.add_argument("--head", required=True, choices=HEADS)
+    parser.add_argument("--params", required=True, help="the config section `clustering` as JSON")
+    parser.add_argument("--output", required=True, help="variant HDF5 to write")
+    parser.add_argument("--scratch", default=None, help="undeclared folder for resumable checkpoints")
+    parser.add_argument("--threads", type=int, default=1)
+    return parser
+
+
+def main(args):
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    torch.set_num_threads(args.threads)
+    cfg = json.loads(args.params)
+    state, results = run_variant(args.data, args.method, args.head, cfg, pick_device(), args.scratch)
+    write_variant(args.output, state, results, cfg, cfg["seed"])
+    if args.scratch:
+        shutil.rmtree(args.scratch, ignore_errors=True)
+    shown = {k: v for k, v in results.items() if k not in ("blocks",)}
+    print(json.dumps(shown, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    run_cli(main, get_args_parser())

@@ -1,0 +1,26 @@
+"""Entry point of rule clustering_table: variant files into results/{dataset}_clustering.csv."""
+
+import argparse
+
+from layerwise.clustering.table import clustering_table
+from layerwise.errors import run_cli
+from layerwise.h5io import atomic_path
+
+
+def get_args_parser():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--inputs", nargs="+", required=True, help="clustering/{method}-{head}.h5 files")
+    parser.add_argument("--output", required=True, help="CSV to write")
+    return parser
+
+
+def main(args):
+    table = clustering_table(args.dataset, args.inputs)
+    with atomic_path(args.output) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.4f")
+    print(table.to_string(index=False))
+
+
+if __name__ == "__main__":
+    run_cli(main, get_args_parser())

@@ -1,0 +1,40 @@
+"""One figure per dataset: probe test accuracy against layer depth, one panel per probe (003 Figure 3)."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from layerwise.probes.probe import read_probes  # noqa: E402
+
+TITLES = {"linear": "linear", "cnn1": "CNN-1", "cnn2": "CNN-2", "svm": "linear SVM"}
+
+
+def probe_frame(paths):
+    """Long table: run, preset, layer, probe, train_accuracy, test_accuracy."""
+    rows = []
+    for path in paths:
+        attrs, results = read_probes(path)
+        run = str(attrs["run"])
+        for probe, (train, test) in results.items():
+            rows.append({"run": run, "preset": run.split(".")[0], "layer": int(attrs["layer"]),
+                         "probe": probe, "train_accuracy": train, "test_accuracy": test})
+    return pd.DataFrame(rows)
+
+
+def plot(frame, dataset, output):
+    """Mean over runs of each preset (seeds), test accuracy per layer."""
+    probes = [p for p in TITLES if p in set(frame["probe"])]
+    fig, axes = plt.subplots(1, len(probes), figsize=(3.2 * len(probes), 3), squeeze=False, sharey=True)
+    mean = frame.groupby(["preset", "probe", "layer"], as_index=False)["test_accuracy"].mean()
+    for ax, probe in zip(axes[0], probes):
+        for preset, part in mean[mean["probe"] == probe].groupby("preset"):
+            ax.plot(part["layer"], part["test_accuracy"], marker="o", label=preset)
+        ax.set_title(TITLES[probe])
+        ax.set_xlabel("layer")
+    axes[0][0].set_ylabel(f"{dataset} test accuracy")
+    axes[0][-1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(output, dpi=120, format="png")
+    plt.close(fig)
