@@ -1,0 +1,145 @@
+"""Residual autoencoder training and features.h5: alignment, determinism, resume, reconstruction."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from layerwise.autoencoder import inputs
+from layerwise.autoencoder.checkpoint import build_model, load_model_file
+from layerwise.autoencoder.features import extract, load_features
+from layerwise.autoencoder.residual import mean_mse, train_residual
+from layerwise.data import synthetic
+from layerwise.data.store import write_arrays
+from layerwise.errors import InputError
+from layerwise.models.residual_ae import ResidualAutoencoder
+
+ROOT = Path(__file__).resolve().parents[2]
+CFG = {
+    "width": 0.125,
+    "epochs": 2,
+    "batch_size": 16,
+    "optimizer": "adam",
+    "lr": 0.003,
+    "weight_decay": 0.0,
+    "seed": 3,
+}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    torch.set_num_threads(1)
+
+
+def tiny_images(n=48, side=32, seed=0):
+    rng = np.random.default_rng(seed)
+    return torch.from_numpy(rng.integers(0, 256, (n, 3, side, side), dtype=np.uint8))
+
+
+def test_features_are_aligned_with_rows_whatever_the_visiting_order():
+    torch.manual_seed(0)
+    model = ResidualAutoencoder(width=0.125).eval()
+    images = tiny_images(37)
+    plain = extract(model, images, batch_size=8)
+    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(1))
+    shuffled = extract(model, images, batch_size=5, order=order)
+    np.testing.assert_allclose(shuffled, plain, rtol=0, atol=1e-5)
+    # each row is the code of its own image, encoded alone
+    for i in (0, 13, 36):
+        alone = model.features(inputs.to_float(images[i : i + 1]))[0].detach().numpy()
+        np.testing.assert_allclose(plain[i], alone, rtol=0, atol=1e-5)
+
+
+def test_same_seed_same_model_and_features_bit_for_bit(tmp_path):
+    images = tiny_images()
+    a, ha = train_residual(images, CFG, tmp_path / "a", "cpu")
+    b, hb = train_residual(images, CFG, tmp_path / "b", "cpu")
+    assert ha == hb
+    assert np.array_equal(extract(a, images), extract(b, images))
+    c, _ = train_residual(images, {**CFG, "seed": 4}, tmp_path / "c", "cpu")
+    assert not np.array_equal(extract(a, images), extract(c, images))
+
+
+def test_an_interrupted_run_resumes_to_the_same_model(tmp_path):
+    images = tiny_images()
+    full, hist = train_residual(images, CFG, tmp_path / "full", "cpu")
+    # "killed" after one epoch: the scratch checkpoint of epoch 1 is all that is left
+    train_residual(images, {**CFG, "epochs": 1}, tmp_path / "cut", "cpu")
+    resumed, hist2 = train_residual(images, CFG, tmp_path / "cut", "cpu")
+    assert hist == hist2
+    for key, value in full.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[key]), key
+
+
+def test_a_few_hundred_steps_on_synthetic_data_beat_the_mean_image():
+    params = {
+        "semantic": "random",
+        "num_classes": 4,
+        "semantic_size": 4,
+        "patch_size": 2,
+        "classes_per_level": [4, 4],
+        "patches_per_class": 1,
+        "prototypes_per_class": 2,
+        "resample_prob": 0.0,
+        "channels": 3,
+        "noise_std": 2.0,
+        "n_train": 320,
+        "n_test": 64,
+        "seed": 0,
+    }
+    sample = synthetic.generate(params)
+    images = torch.from_numpy(sample["images"].transpose(0, 3, 1, 2).copy())
+    train, test = images[sample["splits"]["train"]], images[sample["splits"]["test"]]
+    cfg = {**CFG, "width": 0.25, "epochs": 15, "batch_size": 16}  # 300 steps on 16x16 images
+    model, hist = train_residual(train, cfg, None, "cpu")
+    mean_image = inputs.to_float(train).mean(0)
+    baseline = ((inputs.to_float(test) - mean_image) ** 2).mean().item()
+    assert hist["recon_loss"][-1] < hist["recon_loss"][0]
+    assert mean_mse(model, test) < 0.6 * baseline
+
+
+def run(script, *args):
+    return subprocess.run(
+        [sys.executable, f"workflow/scripts/{script}", *args], cwd=ROOT, capture_output=True, text=True
+    )
+
+
+def write_data(path, n_train=24, side=32):
+    images = np.random.default_rng(0).integers(0, 256, (n_train + 8, side, side, 3), dtype=np.uint8)
+    labels = np.arange(n_train + 8) % 3
+    # the training split is a permutation of rows, so "training index i" != row i
+    train = np.random.default_rng(1).permutation(n_train + 8)[:n_train]
+    test = np.setdiff1d(np.arange(n_train + 8), train)
+    write_arrays(path, images, labels, ["a", "b", "c"], {"train": train, "test": test}, params={}, seed=0)
+    return images, train
+
+
+def test_cli_features_h5_rows_follow_the_training_split(tmp_path):
+    data = tmp_path / "data.h5"
+    images, train = write_data(data)
+    out = tmp_path / "ae" / "model.pt"
+    cfg = '{"width": 0.125, "epochs": 1, "batch_size": 8, "optimizer": "adam", "lr": 0.001, "weight_decay": 0.0, "seed": 0}'
+    r = run("train_autoencoder.py", "--data", str(data), "--out", str(out), "--params", cfg)
+    assert r.returncode == 0, r.stderr
+    assert not (out.parent / ".scratch").exists()
+    feats_path = tmp_path / "ae" / "features.h5"
+    r = run("extract_features.py", "--data", str(data), "--model", str(out), "--out", str(feats_path))
+    assert r.returncode == 0, r.stderr
+    feats = load_features(feats_path, n_train=len(train))
+    model = build_model(load_model_file(out))
+    x = inputs.to_float(torch.from_numpy(images[train].transpose(0, 3, 1, 2).copy()))
+    np.testing.assert_allclose(feats, model.features(x).detach().numpy(), rtol=0, atol=1e-5)
+    with pytest.raises(InputError, match="feature rows"):
+        load_features(feats_path, n_train=len(train) + 1)
+
+
+def test_cli_bad_image_size_is_one_clear_error(tmp_path):
+    data = tmp_path / "data.h5"
+    write_data(data, side=27)
+    cfg = '{"width": 0.125, "epochs": 1, "batch_size": 8, "optimizer": "adam", "lr": 0.001, "weight_decay": 0.0, "seed": 0}'
+    r = run("train_autoencoder.py", "--data", str(data), "--out", str(tmp_path / "m.pt"), "--params", cfg)
+    assert r.returncode == 2
+    assert "27x27" in r.stderr and "multiples of 16" in r.stderr and "Traceback" not in r.stderr

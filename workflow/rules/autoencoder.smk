@@ -1,0 +1,143 @@
+# Stage "autoencoder": paper 000's residual autoencoder (train_autoencoder) and paper 002's
+# classifiers augmented with decoding pathways (train_augmented, one job per section 4.1
+# step), the features.h5 of any of them (extract_features) and paper 002's Table 1
+# (ae_report). The job plan lives in workflow/scripts/layerwise/autoencoder/plan.py.
+from layerwise.autoencoder.plan import AutoencoderPlan
+
+AE_PLAN = AutoencoderPlan(config)
+
+
+rule train_autoencoder:
+    input:
+        data="results/{dataset}/data.h5",
+    output:
+        model="results/{dataset}/autoencoder/{ae}/model.pt",
+    log:
+        "results/logs/train_autoencoder/{dataset}/{ae}.log",
+    benchmark:
+        "results/benchmarks/train_autoencoder/{dataset}/{ae}.tsv"
+    wildcard_constraints:
+        ae=AE_PLAN.residual_pattern(),
+    conda:
+        CONDA_ENV
+    threads: config["autoencoder"]["threads"]
+    resources:
+        gpu=1,
+        mem_mb=6000,
+        runtime=240,
+    params:
+        cfg=lambda wc: AE_PLAN.residual_params(wc.ae),
+    shell:
+        # joined, not added: the linter reads a name plus a string with slashes as path composition
+        " ".join(
+            [
+                LAUNCH,
+                "python workflow/scripts/train_autoencoder.py --data {input.data:q}",
+                "--out {output.model:q} --params {params.cfg:q} --threads {threads} > {log:q} 2>&1",
+            ]
+        )
+
+
+rule train_augmented:
+    input:
+        data="results/{dataset}/data.h5",
+        init=lambda wc: AE_PLAN.augmented_init(wc.dataset, wc.ae),
+    output:
+        model="results/{dataset}/autoencoder/{ae}/model.pt",
+        eval="results/{dataset}/autoencoder/{ae}/eval.h5",
+    log:
+        "results/logs/train_augmented/{dataset}/{ae}.log",
+    benchmark:
+        "results/benchmarks/train_augmented/{dataset}/{ae}.tsv"
+    wildcard_constraints:
+        ae=AE_PLAN.augmented_pattern(),
+    conda:
+        CONDA_ENV
+    threads: config["autoencoder"]["threads"]
+    resources:
+        gpu=1,
+        mem_mb=6000,
+        runtime=600,
+    params:
+        cfg=lambda wc: AE_PLAN.augmented_params(),
+        init_arg=lambda wc, input: f"--init {input.init}" if input.init else "",
+    shell:
+        " ".join(
+            [
+                LAUNCH,
+                "python workflow/scripts/train_augmented.py --data {input.data:q}",
+                "--name {wildcards.ae} {params.init_arg} --out {output.model:q}",
+                "--eval {output.eval:q} --params {params.cfg:q} --threads {threads} > {log:q} 2>&1",
+            ]
+        )
+
+
+rule extract_features:
+    input:
+        data="results/{dataset}/data.h5",
+        model="results/{dataset}/autoencoder/{ae}/model.pt",
+    output:
+        features="results/{dataset}/autoencoder/{ae}/features.h5",
+    log:
+        "results/logs/extract_features/{dataset}/{ae}.log",
+    benchmark:
+        "results/benchmarks/extract_features/{dataset}/{ae}.tsv"
+    conda:
+        CONDA_ENV
+    threads: config["autoencoder"]["threads"]
+    resources:
+        gpu=1,
+        mem_mb=6000,
+        runtime=60,
+    params:
+        cfg=lambda wc: as_json(
+            {"batch_size": config["autoencoder"]["extract_batch_size"]}
+        ),
+    shell:
+        " ".join(
+            [
+                LAUNCH,
+                "python workflow/scripts/extract_features.py --data {input.data:q}",
+                "--model {input.model:q} --out {output.features:q} --params {params.cfg:q}",
+                "--threads {threads} > {log:q} 2>&1",
+            ]
+        )
+
+
+rule ae_report:
+    input:
+        evals=lambda wc: AE_PLAN.report_evals(wc.dataset),
+        residual=lambda wc: AE_PLAN.report_residual(wc.dataset),
+    output:
+        table=report(
+            "results/{dataset}_ae_table.csv",
+            caption="../report/ae_table.rst",
+            category="Autoencoder",
+        ),
+        recon=report(
+            "results/{dataset}/figures/ae_reconstructions.png",
+            caption="../report/ae_reconstructions.rst",
+            category="Autoencoder",
+        ),
+        curves=report(
+            "results/{dataset}/figures/ae_training_curves.png",
+            caption="../report/ae_training_curves.rst",
+            category="Autoencoder",
+        ),
+    log:
+        "results/logs/ae_report/{dataset}.log",
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        kind=lambda wc: dataset_config(wc.dataset)["kind"],
+    shell:
+        "python workflow/scripts/ae_report.py --evals {input.evals:q} --residual {input.residual:q}"
+        " --dataset {wildcards.dataset} --kind {params.kind} --table {output.table:q}"
+        " --recon-fig {output.recon:q} --curves-fig {output.curves:q} > {log:q} 2>&1"
+
+
+ALL_TARGETS.extend(AE_PLAN.demo_targets(config["dataset"]))

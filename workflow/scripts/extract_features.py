@@ -1,0 +1,46 @@
+"""Encode every training image of a data.h5 with a trained model: features.h5, row i = training index i."""
+
+import argparse
+import json
+import logging
+
+import numpy as np
+import torch
+
+from layerwise.autoencoder.checkpoint import build_model, load_model_file
+from layerwise.autoencoder.features import extract, recon_curve, write_features
+from layerwise.autoencoder.inputs import load_images
+from layerwise.device import pick_device
+from layerwise.errors import run_cli
+
+
+def get_args_parser():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", required=True, help="results/{dataset}/data.h5")
+    parser.add_argument("--model", required=True, help="model.pt of train_autoencoder or train_augmented")
+    parser.add_argument("--out", required=True, help="features.h5 to write")
+    parser.add_argument("--params", default="{}", help='JSON: {"batch_size": int}')
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch")
+    return parser
+
+
+def main(args):
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    torch.set_num_threads(args.threads)
+    cfg = json.loads(args.params)
+    saved = load_model_file(args.model)
+    model = build_model(saved)
+    images, _ = load_images(args.data, "train")
+    model.check_input(images.shape, args.data)
+    feats = extract(model, images, cfg.get("batch_size", 256), device=pick_device())
+    recon = recon_curve(saved)
+    seed = saved["params"].get("seed", 0)
+    attrs = {"model": str(args.model), "kind": saved["kind"], "source": str(args.data)}
+    write_features(
+        args.out, feats, np.asarray(recon, dtype=np.float64), {**cfg, "model": saved["params"]}, seed, attrs
+    )
+    logging.info("wrote %s: %s float32 features", args.out, feats.shape)
+
+
+if __name__ == "__main__":
+    run_cli(main, get_args_parser())

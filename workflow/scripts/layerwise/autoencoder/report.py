@@ -1,0 +1,99 @@
+"""Paper 002 Table 1 layout, the reconstruction figure (as Figure A-3) and training curves."""
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from layerwise.autoencoder.names import DISPLAY  # noqa: E402
+
+# Paper 002 Table 1 (ImageNet ILSVRC-2012 validation, 16-layer VGGNet, single crop, %),
+# and Figure A-3 (L2 reconstruction loss from pool5, RGB in [0, 1], finetuned models).
+PAPER = {
+    "baseline": (29.05, 10.07, None),
+    "sae_first": (27.70, 9.28, None),
+    "sae_all": (27.54, 9.17, None),
+    "sae_layerwise": (27.60, 9.19, None),
+    "swwae_first": (27.60, 9.23, 462.2),
+    "swwae_all": (27.39, 9.06, 493.0),
+    "swwae_layerwise": (27.53, 9.10, None),
+}
+
+
+def ae_table(evals, dataset, kind):
+    """One row per network: our single-crop test errors (%) and reconstruction loss; the
+    paper's numbers beside them only when the dataset is ImageNet (otherwise empty)."""
+    rows = []
+    for ev in evals:
+        name, m = ev["name"], ev["metrics"]
+        paper = PAPER[name] if kind == "imagenet" else (None, None, None)
+        rows.append(
+            {
+                "model": DISPLAY[name],
+                "top1_err_single_crop": round(100 * m["top1_err"], 2),
+                "top5_err_single_crop": round(100 * m["top5_err"], 2),
+                "recon_loss": None if math.isnan(m["recon_loss"]) else round(m["recon_loss"], 3),
+                "paper_top1_err_val": paper[0],
+                "paper_top5_err_val": paper[1],
+                "paper_recon_loss": paper[2],
+                "dataset": dataset,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _tile(img):
+    return img[..., 0] if img.shape[-1] == 1 else img
+
+
+def reconstruction_figure(evals, path):
+    """Ground truth in the first row, then each variant's reconstruction from the top pooled map."""
+    with_dec = [ev for ev in evals if ev["reconstructions"] is not None]
+    originals = with_dec[0]["originals"] if with_dec else evals[0]["originals"]
+    rows = [("ground truth", originals)] + [(DISPLAY[ev["name"]], ev["reconstructions"]) for ev in with_dec]
+    n = len(originals)
+    fig, axes = plt.subplots(len(rows), n, figsize=(1.1 * n + 1.6, 1.1 * len(rows)), squeeze=False)
+    for r, (label, images) in enumerate(rows):
+        for c in range(n):
+            ax = axes[r, c]
+            ax.imshow(_tile(images[c]), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    fig.suptitle("Reconstruction from the top pooled map (test split)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120, format="png")
+    plt.close(fig)
+
+
+def curves_figure(evals, residual, path):
+    """Test top-1 error per fine-tuning epoch for every network, and reconstruction losses.
+
+    ``residual`` maps residual-autoencoder names to their training MSE per epoch.
+    """
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    for i, ev in enumerate(evals):
+        h = ev["history"]
+        style = {"marker": "o", "label": DISPLAY[ev["name"]], "color": f"C{i}"}  # same colour per network
+        top1 = h.get("finetune/test_top1_err")
+        if top1 is not None:
+            axes[0].plot(np.arange(1, len(top1) + 1), 100 * top1, **style)
+        recon = h.get("finetune/test_recon_loss")
+        if recon is not None and not np.isnan(recon).all():
+            axes[1].plot(np.arange(1, len(recon) + 1), recon, **style)
+    for name, losses in residual.items():
+        axes[2].plot(np.arange(1, len(losses) + 1), losses, marker="o", label=name)
+    axes[0].set(title="step 4: test top-1 error", xlabel="fine-tuning epoch", ylabel="%")
+    axes[1].set(title="step 4: test ||x^ - x||^2 per image", xlabel="fine-tuning epoch")
+    axes[2].set(title="residual autoencoder (paper 000)", xlabel="epoch", ylabel="training MSE")
+    for ax in axes:
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        if ax.lines:
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120, format="png")
+    plt.close(fig)

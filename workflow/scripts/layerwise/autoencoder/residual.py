@@ -1,0 +1,58 @@
+"""Training of paper 000's residual autoencoder: MSE reconstruction of [0, 1] pixels."""
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from layerwise.autoencoder import inputs
+from layerwise.autoencoder.checkpoint import run_phase
+from layerwise.models.residual_ae import ResidualAutoencoder
+
+
+def make_optimizer(params, cfg):
+    """``cfg``: optimizer (adam | sgd), lr, weight_decay, momentum (sgd)."""
+    if cfg["optimizer"] == "adam":
+        return torch.optim.Adam(params, lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+    return torch.optim.SGD(
+        params, lr=cfg["lr"], momentum=cfg.get("momentum", 0.9), weight_decay=cfg["weight_decay"]
+    )
+
+
+def train_residual(images, cfg, scratch, device, source="data.h5"):
+    """Train on uint8 images (n, C, H, W); returns (model on CPU, history with recon_loss per epoch).
+
+    ``cfg`` keys: width, epochs, batch_size, optimizer, lr, weight_decay, seed.
+    """
+    torch.manual_seed(cfg["seed"])
+    model = ResidualAutoencoder(in_channels=images.shape[1], width=cfg["width"])
+    model.check_input(images.shape, source)
+    model.to(device)
+    opt = make_optimizer(model.parameters(), cfg)
+
+    def epoch_fn(epoch):
+        model.train()
+        total, count = 0.0, 0
+        order = inputs.batches(len(images), cfg["batch_size"], inputs.generator(cfg["seed"], "ae", epoch))
+        for idx in tqdm(order, desc=f"autoencoder epoch {epoch + 1}", leave=False):
+            x = inputs.to_float(images[idx]).to(device)
+            loss = F.mse_loss(model(x), x)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+            count += len(idx)
+        return {"recon_loss": total / count}
+
+    history = run_phase("autoencoder", cfg["epochs"], epoch_fn, {"model": model}, opt, scratch, cfg)
+    return model.cpu().eval(), history
+
+
+@torch.no_grad()
+def mean_mse(model, images, batch_size=256, device="cpu"):
+    """Mean per-pixel squared error of reconstructions over uint8 images (eval mode)."""
+    model.eval().to(device)
+    total = 0.0
+    for idx in torch.arange(len(images)).split(batch_size):
+        x = inputs.to_float(images[idx]).to(device)
+        total += F.mse_loss(model(x), x, reduction="sum").item()
+    return total / images[:1].numel() / len(images)
