@@ -3,9 +3,7 @@
 # Runs are "{preset}.{sampler}.seed{seed}"; presets and tables come from
 # config["layerwise"]["profiles"][dataset]; the run plan lives in
 # workflow/scripts/layerwise/training/runs.py (plain Python, tested without Snakemake).
-import sys
-
-sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
+# common.smk has put workflow/scripts on sys.path.
 from layerwise.training.runs import RunPlan
 
 LW_PLAN = RunPlan(config)
