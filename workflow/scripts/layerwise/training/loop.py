@@ -96,7 +96,7 @@ def run_epochs(step, sampler, schedule, device, ckpt_path, fingerprint, seed, de
         bar = tqdm(sampler, desc=f"{desc} epoch {epoch + 1}/{schedule.epochs}",
                    disable=not distributed.is_main(rank), leave=False, mininterval=5)
         for i, row in enumerate(bar, start=start):
-            share = distributed.rank_share(row, rank, world, key="batches batch_size")
+            share = distributed.rank_share(row, rank, world, key="batches.batch_size")
             y = step.labels[torch.as_tensor(share)].to(device)
             logits = model(step.forward(share, epoch, i))
             loss = criterion(logits, y) * distributed.loss_scale(row, world)
