@@ -26,7 +26,8 @@ def load_rgb(path):
     try:
         with Image.open(path) as img:
             img.load()  # raises on truncated data instead of returning a grey tail
-            return img.convert("RGB")
+            # An RGB image needs no copy: its pixels stay valid once the file closes.
+            return img if img.mode == "RGB" else img.convert("RGB")
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         raise InputError(
             f"{path}: cannot decode this image ({err}). Replace or remove the file, "
