@@ -6,7 +6,6 @@ import sys
 # The library is imported by input/param functions too (e.g. root checks at DAG time).
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 
-SCRIPTS = "workflow/scripts"
 # Every rule runs in the pinned environment (conda users) or in .venv (make).
 CONDA_ENV = "../../envs/environment.yaml"
 
