@@ -25,6 +25,7 @@ import sys
 
 from layerwise import gpu
 from layerwise.errors import InputError, run_cli
+from layerwise.h5io import JOB_PID_ENV
 
 log = logging.getLogger("launch")
 
@@ -77,7 +78,8 @@ def main(args):
     if not command:
         raise InputError("launch.py needs a command after --, e.g. `launch.py --gpus 1 -- python x.py`")
     argv, env_updates, lease = plan(args.gpus, command, os.environ)
-    env = {**os.environ, **env_updates}
+    # Writers publish outputs only while this job's shell lives (layerwise.h5io.check_job_alive).
+    env = {**os.environ, **env_updates, JOB_PID_ENV: str(os.getppid())}
     log.info(
         "gpus=%d slurm_job=%s CUDA_VISIBLE_DEVICES=%s: %s",
         args.gpus,

@@ -1,6 +1,17 @@
-"""One exception type for bad input, and the CLI wrapper that turns it into one clear line."""
+"""Exception types a job can end with, and the CLI wrapper that turns them into one line.
+
+Exit codes (README "When something goes wrong"): 0 success; 1 an unexpected
+error with a traceback (a bug: please report it); 2 bad input or config
+(``error: ...`` names the file or key and the fix; rerunning without fixing it
+fails again, so the profiles do not retry jobs); 3 a writer that outlived its
+Snakemake job refused to publish its outputs (nothing to fix: the job's rerun
+writes them).
+"""
 
 import sys
+
+EXIT_INPUT = 2
+EXIT_ORPHANED = 3
 
 
 class InputError(Exception):
@@ -11,6 +22,10 @@ class InputError(Exception):
     """
 
 
+class OrphanedWriter(Exception):
+    """This process outlived the job that started it, so it must not publish outputs."""
+
+
 def run_cli(main, parser):
     """Parse arguments, run ``main(args)``; an InputError becomes ``error: ...`` and exit 2."""
     args = parser.parse_args()
@@ -18,4 +33,7 @@ def run_cli(main, parser):
         main(args)
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(EXIT_INPUT)
+    except OrphanedWriter as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(EXIT_ORPHANED)

@@ -1,8 +1,11 @@
 """HDF5 conventions shared by every stage (see DESIGN.md, "HDF5 conventions").
 
-Writers go through :func:`atomic_h5`: the file is written to ``<out>.tmp`` and
-moved into place with ``os.replace`` only when the block finishes, so a killed
-job never leaves a half-written declared output. Every file carries the
+Writers go through :func:`atomic_h5`: the file is written to a sibling
+``<out>.<pid>.<random>.tmp`` and moved into place with ``os.replace`` only when
+the block finishes, so a killed job never leaves a half-written declared output
+and two writers never share a temporary file. Only the process Snakemake waits
+for publishes: one that outlived its job (see :func:`check_job_alive`) stops
+with :class:`~layerwise.errors.OrphanedWriter` instead of replacing the file. Every file carries the
 attributes ``format_version``, ``stage``, ``params`` (JSON), ``version`` and
 ``seed``. Readers go through :func:`open_checked`, which turns a truncated
 file, a foreign stage, an old format or a missing dataset into one
@@ -12,13 +15,14 @@ file, a foreign stage, an old format or a missing dataset into one
 import contextlib
 import json
 import os
+import secrets
 import subprocess
 from pathlib import Path
 
 import h5py
 
 from layerwise import __version__
-from layerwise.errors import InputError
+from layerwise.errors import InputError, OrphanedWriter
 
 FORMAT_VERSION = 1
 
@@ -38,14 +42,53 @@ def package_version():
     return f"{__version__}+{rev}" if rev else __version__
 
 
+# The process that started this one: the job's shell, or Snakemake itself. When a
+# job is killed but its command survives, the command is re-parented (to init or a
+# subreaper), which is how it learns that the job's rerun owns the outputs now.
+_JOB_PARENT = os.getppid()
+# Set by launch.py to the job shell's pid: under torchrun the writer's parent is
+# torchrun, so the job is alive while that pid is.
+JOB_PID_ENV = "LAYERWISE_JOB_PID"
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def check_job_alive(path):
+    """Raise OrphanedWriter unless the Snakemake job that started this process still runs."""
+    pid = os.environ.get(JOB_PID_ENV, "")
+    alive = _alive(int(pid)) if pid.isdigit() else os.getppid() == _JOB_PARENT
+    if not alive:
+        raise OrphanedWriter(
+            f"{path}: not written: this process (pid {os.getpid()}) outlived the Snakemake job "
+            "that started it, and that job's rerun owns the output. Nothing to fix; rerun the "
+            "workflow if the rerun has not started."
+        )
+
+
+def temp_sibling(path):
+    """A temporary name beside ``path``, unique to this process and call."""
+    path = Path(path)
+    return path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+
+
 @contextlib.contextmanager
 def atomic_path(path):
-    """Yield a temporary sibling path; move it onto ``path`` only if the block succeeds."""
+    """Yield a unique temporary sibling path; move it onto ``path`` only if the block succeeds
+    and this process's job is still alive."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = temp_sibling(path)
     try:
         yield tmp
+        check_job_alive(path)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -54,7 +97,7 @@ def atomic_path(path):
 
 @contextlib.contextmanager
 def atomic_h5(path, stage, params, seed):
-    """Open ``<path>.tmp`` for writing with the standard attributes; publish on success."""
+    """Open a temporary sibling of ``path`` for writing with the standard attributes; publish on success."""
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
             f.attrs["format_version"] = FORMAT_VERSION
