@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from layerwise import torchfile
 from layerwise.errors import InputError
 from layerwise.h5io import atomic_path, package_version
 
@@ -39,7 +40,7 @@ def run_phase(name, epochs, epoch_fn, modules, optimizer, scratch, params, histo
     fingerprint = json.dumps({k: v for k, v in params.items() if not k.endswith("epochs")}, sort_keys=True)
     start = 0
     if path is not None and path.exists():
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = torchfile.load_scratch(path) or {}  # unreadable: deleted, start over
         if state.get("params") == fingerprint and state["epoch"] <= epochs:
             for key, module in modules.items():
                 module.load_state_dict(state["modules"][key])

@@ -15,6 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from layerwise import torchfile
 from layerwise.h5io import atomic_path
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ def make_head(kind, dim, classes, hidden=(384, 192)):
 
 
 def _load(checkpoint, model, opt):
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    state = torchfile.load(checkpoint, weights_only=True)
     model.load_state_dict(state["model"])
     opt.load_state_dict(state["opt"])
     return int(state["epoch"])

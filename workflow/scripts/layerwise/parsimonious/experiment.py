@@ -19,6 +19,7 @@ from layerwise.clustering.dlc import Standardize
 from layerwise.clustering.kmeans import kmeans
 from layerwise.clustering.metrics import contingency, nmi, purity
 from layerwise.data.store import load_split
+from layerwise import torchfile
 from layerwise.errors import InputError
 from layerwise.h5io import atomic_path
 from layerwise.parsimonious.model import QuickCNN
@@ -61,7 +62,7 @@ def train(model, std, xtr, ytr, method, cfg, seed, device, checkpoint=None):
     sched = torch.optim.lr_scheduler.StepLR(opt, cfg["lr_step"], cfg["lr_decay"])
     start, reg_mean = 0, 0.0
     if checkpoint is not None and Path(checkpoint).exists():
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        state = torchfile.load(checkpoint, weights_only=True)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         sched.load_state_dict(state["sched"])

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from layerwise import torchfile
 from layerwise.h5io import atomic_path
 
 NAME = "resume.ckpt"
@@ -29,7 +30,7 @@ def load(path, fingerprint):
     path = Path(path)
     if not path.exists():
         return None
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    state = torchfile.load_scratch(path) or {}  # unreadable: deleted, start over
     if state.get("fingerprint") != fingerprint:
         return None  # params changed since the kill: start over
     return state

@@ -13,7 +13,7 @@ import logging
 import torch
 from torch import nn
 
-from layerwise import distributed
+from layerwise import distributed, torchfile
 from layerwise.errors import InputError
 from layerwise.h5io import atomic_path
 from layerwise.models.simcnn import (
@@ -51,7 +51,7 @@ def load_frozen(spec, weight_paths, device):
     """Stem + blocks of earlier layers from their weights.pt, frozen (eval mode, no grad)."""
     blocks = [make_stem(spec)]
     for j, path in enumerate(weight_paths, start=1):
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = torchfile.load(path)
         if state["spec"] != spec.to_dict() or state["layer"] != j:
             raise InputError(
                 f"{path}: layer {state['layer']} of another architecture than this run's "

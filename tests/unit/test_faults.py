@@ -1,0 +1,83 @@
+"""Faults a user causes with PyTorch files: a truncated weights.pt, a corrupt scratch checkpoint."""
+
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from layerwise import torchfile
+from layerwise.errors import InputError
+from layerwise.training.greedy import train_layer
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_layerwise import config, tiny_dataset  # noqa: E402
+from test_resume import states_equal  # noqa: E402
+
+torch.set_num_threads(1)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+@pytest.mark.parametrize("content", ["half", "empty", "text"])
+def test_unreadable_file_is_named_with_the_fix(tmp_path, content):
+    path = tmp_path / "weights.pt"
+    torch.save({"w": torch.arange(10000.0)}, path)
+    if content == "half":
+        _truncate(path)
+    else:
+        path.write_text("" if content == "empty" else "not a tensor file\n")
+    with pytest.raises(InputError, match=rf"^{path}: not a readable PyTorch file.*`rm {path}`"):
+        torchfile.load(path)
+    with pytest.raises(InputError, match=rf"^{path.with_name('w2.pt')}: file not found"):
+        torchfile.load(path.with_name("w2.pt"))
+
+
+def test_truncated_previous_layer_stops_the_next_layer_with_one_line(tmp_path):
+    data, batches = tiny_dataset(tmp_path)
+    w1 = tmp_path / "run/layer1/weights.pt"
+    train_layer(config(1), data, batches, [], w1, tmp_path / "run/layer1/eval.h5")
+    _truncate(w1)
+    with pytest.raises(InputError, match=rf"^{w1}: not a readable PyTorch file.*Delete it and rerun"):
+        train_layer(config(2), data, batches, [w1], tmp_path / "run/layer2/weights.pt", tmp_path / "run/layer2/eval.h5")
+
+
+def test_corrupt_scratch_checkpoint_restarts_to_the_weights_of_a_clean_run(tmp_path, caplog):
+    data, batches = tiny_dataset(tmp_path)
+    cfg = config(1)
+    ref = tmp_path / "ref/weights.pt"
+    train_layer(cfg, data, batches, [], ref, tmp_path / "ref/eval.h5")
+    # A job killed mid-run left a checkpoint that is now half a file.
+    ckpt = tmp_path / "run/resume.ckpt"
+    ckpt.parent.mkdir()
+    torch.save({"fingerprint": "x", "module": {"w": torch.zeros(5000)}}, ckpt)
+    _truncate(ckpt)
+    steps = []
+    w = tmp_path / "run/weights.pt"
+    with caplog.at_level(logging.WARNING):
+        train_layer(cfg, data, batches, [], w, tmp_path / "run/eval.h5", on_step=lambda e, s: steps.append((e, s)))
+    assert steps[0] == (0, 1)  # started over
+    assert f"discarding the scratch checkpoint and starting over: {ckpt}: not a readable PyTorch file" in caplog.text
+    a, b = torch.load(ref, weights_only=False), torch.load(w, weights_only=False)
+    assert states_equal(a["block"], b["block"]) and states_equal(a["head"], b["head"])
+    assert not ckpt.exists()
+
+
+def test_cli_prints_one_error_line_and_exit_code_2(tmp_path):
+    path = tmp_path / "weights.pt"
+    path.write_bytes(b"PK\x03\x04 truncated zip")
+    script = tmp_path / "read.py"
+    script.write_text(
+        "import argparse\nfrom layerwise import torchfile\nfrom layerwise.errors import run_cli\n"
+        "p = argparse.ArgumentParser(); p.add_argument('path')\n"
+        "run_cli(lambda a: torchfile.load(a.path), p)\n"
+    )
+    proc = subprocess.run([sys.executable, str(script), str(path)], capture_output=True, text=True,
+                          env={"PYTHONPATH": str(ROOT / "workflow/scripts"), "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"error: {path}: not a readable PyTorch file") and proc.stderr.count("\n") == 1

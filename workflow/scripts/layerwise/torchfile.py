@@ -1,0 +1,50 @@
+"""Reading PyTorch files: declared outputs (``weights.pt``, ``model.pt``) and scratch checkpoints.
+
+``torch.load`` on a truncated file ends in a traceback such as ``OSError: [Errno
+22] Invalid argument`` that does not name the file. Every load of a workflow
+file goes through here instead: a declared file that cannot be read is one
+InputError naming it and the fix; a scratch checkpoint that cannot be read (a
+job killed while a disk filled up, a hand-edited file) is deleted with a warning,
+so the job starts over instead of failing the same way on every rerun.
+"""
+
+import logging
+from pathlib import Path
+
+import torch
+
+from layerwise.errors import InputError
+
+log = logging.getLogger(__name__)
+
+
+def load(path, weights_only=False):
+    """The object saved in ``path`` (on CPU); an InputError naming the file if it cannot be read."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: file not found. Run the rule that writes it first (`snakemake {path}`).")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=weights_only)
+    except Exception as err:  # truncation alone raises OSError, RuntimeError, EOFError or UnpicklingError
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InputError(
+            f"{path}: not a readable PyTorch file, probably truncated or from another version ({reason}). "
+            f"Delete it and rerun the workflow to regenerate it (`rm {path}` then `snakemake ...`)."
+        ) from None
+
+
+def load_scratch(path, weights_only=False):
+    """A scratch checkpoint's saved state, or None if there is none or it cannot be read.
+
+    An unreadable checkpoint is deleted with a warning: the job restarts from the
+    beginning, which ends with the same weights as a run that was never interrupted.
+    """
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        return load(path, weights_only=weights_only)
+    except InputError as err:
+        log.warning("discarding the scratch checkpoint and starting over: %s", str(err).split(" Delete it")[0])
+        path.unlink(missing_ok=True)
+        return None
