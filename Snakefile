@@ -2,6 +2,7 @@
 # See README.md for the commands and DESIGN notes; config keys are documented in
 # workflow/schemas/ and commented in config/config.yaml.
 from pathlib import Path
+import sys
 
 import yaml
 from snakemake.utils import min_version, validate
@@ -12,16 +13,32 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
-# Snakemake fills schema defaults only in inline subschemas, not through $ref:
-# validate every referenced section (and every dataset entry) on its own as well.
-for _key, _sub in yaml.safe_load(
-    (Path(workflow.basedir) / "workflow/schemas/config.schema.yaml").read_text()
-)["properties"].items():
-    if "$ref" in _sub:
-        validate(config[_key], f"workflow/schemas/{_sub['$ref']}")
-for _entry in config["datasets"].values():
-    validate(_entry, "workflow/schemas/dataset.schema.yaml")
+sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
+from layerwise.configcheck import coerce_overrides, explain
+
+_schema = Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
+# Nested --config values arrive as strings ('{knn: 10}' -> '10'): type them per the schema.
+coerce_overrides(config, workflow.config_settings.overwrite_config, _schema)
+_where = ""  # the section being validated, for the error's key
+try:
+    validate(config, "workflow/schemas/config.schema.yaml")
+    # Snakemake fills schema defaults only in inline subschemas, not through $ref:
+    # validate every referenced section (and every dataset entry) on its own as well.
+    for _key, _sub in yaml.safe_load(_schema.read_text())["properties"].items():
+        if "$ref" in _sub:
+            _where = _key
+            validate(config[_key], f"workflow/schemas/{_sub['$ref']}")
+    for _name, _entry in config["datasets"].items():
+        _where = f"datasets.{_name}"
+        validate(_entry, "workflow/schemas/dataset.schema.yaml")
+except WorkflowError as _err:
+    raise WorkflowError(explain(_err, _where)) from None
+if config["dataset"] not in config["datasets"]:
+    raise WorkflowError(
+        f"invalid config at dataset: {config['dataset']!r} is not a key of `datasets`; valid: "
+        f"{', '.join(sorted(config['datasets']))}. Use --config dataset=NAME with one of them "
+        'or add an entry under `datasets` (README "Datasets").'
+    )
 
 
 wildcard_constraints:

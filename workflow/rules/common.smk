@@ -12,6 +12,12 @@ CONDA_ENV = "../../envs/environment.yaml"
 
 def dataset_config(dataset):
     """The validated config entry of one dataset (see workflow/schemas/dataset.schema.yaml)."""
+    if dataset not in config["datasets"]:
+        raise WorkflowError(
+            f"dataset {dataset!r} is not configured; config `datasets` has: "
+            f"{', '.join(sorted(config['datasets']))}. Pick one (--config dataset=NAME) "
+            'or add an entry under `datasets` (README "Datasets").'
+        )
     return config["datasets"][dataset]
 
 
@@ -37,3 +43,14 @@ def prepare_params(wildcards):
         except InputError as err:
             raise WorkflowError(str(err)) from None
     return as_json(cfg)
+
+
+def root_listing(wildcards):
+    """Digest of the dataset root's file listing: a changed root reruns prepare_data."""
+    from layerwise.data.prepare import root_fingerprint
+    from layerwise.errors import InputError
+
+    try:
+        return root_fingerprint(wildcards.dataset, dataset_config(wildcards.dataset))
+    except InputError as err:
+        raise WorkflowError(str(err)) from None

@@ -16,6 +16,8 @@ rule prepare_data:
         runtime="2h",
     params:
         cfg=prepare_params,
+        # paths, sizes and mtimes under the root: Snakemake reruns a job whose params changed
+        root_listing=root_listing,
     shell:
         "python workflow/scripts/prepare_data.py --name {wildcards.dataset} --params {params.cfg:q}"
         " --output {output.data} --threads {threads} > {log} 2>&1"

@@ -4,7 +4,8 @@ Classes are the sorted folder names and files are visited in sorted order, as
 ``torchvision.datasets.ImageFolder`` does, so a manifest row and an ImageFolder
 index name the same image. Unlike ImageFolder, every problem is an error that
 names the folder or file: an empty class folder, class folders that differ
-between splits, a file that is not an image, a corrupt or truncated image.
+between splits, a file that is not an image, a corrupt or truncated image, a
+symlink loop.
 """
 
 import os
@@ -55,6 +56,32 @@ def find_split_dir(root, names, key):
     raise InputError(f"{key}: expected an ImageFolder tree {wanted}; no {'/'.join(names)} folder in {root}")
 
 
+def walk_files(top):
+    """Every file under ``top`` except dot-files, sorted by path, following directory symlinks.
+
+    A symlink to a folder that contains it (directly or through other links)
+    would make the walk endless (os.walk stops only when paths grow too long, after
+    printing the same folders dozens of times): it is an InputError naming the link.
+    """
+    top = Path(top)
+    chain = {str(top): (os.path.realpath(top),)}  # real paths of each folder and its ancestors
+    for dirpath, dirnames, filenames in os.walk(top, followlinks=True):
+        dirnames.sort()
+        ancestors = chain.pop(dirpath)
+        for name in dirnames:
+            sub = os.path.join(dirpath, name)
+            real = os.path.realpath(sub)
+            if os.path.islink(sub) and any(a == real or a.startswith(real.rstrip(os.sep) + os.sep) for a in ancestors):
+                raise InputError(
+                    f"{sub}: symlink loop: it points to {os.readlink(sub)} ({real}), a folder that contains "
+                    "the link itself. Remove the link or point it outside the dataset root."
+                )
+            chain[sub] = (*ancestors, real)
+        for fname in sorted(filenames):
+            if not fname.startswith("."):  # editor and OS metadata (.DS_Store), never images
+                yield Path(dirpath) / fname
+
+
 def scan_split(split_dir):
     """``(classes, [(relative path, label)])`` of one split folder, sorted like ImageFolder."""
     classes = sorted(e.name for e in os.scandir(split_dir) if e.is_dir())
@@ -63,13 +90,8 @@ def scan_split(split_dir):
     items = []
     for label, name in enumerate(classes):
         files, foreign = [], []
-        for dirpath, dirnames, filenames in os.walk(split_dir / name, followlinks=True):
-            dirnames.sort()
-            for fname in sorted(filenames):
-                if fname.startswith("."):
-                    continue  # editor and OS metadata (.DS_Store), never images
-                full = Path(dirpath) / fname
-                (files if fname.lower().endswith(IMG_EXTENSIONS) else foreign).append(full)
+        for full in walk_files(split_dir / name):
+            (files if full.name.lower().endswith(IMG_EXTENSIONS) else foreign).append(full)
         if foreign:
             raise InputError(
                 f"{foreign[0]}: not an image file name ({len(foreign)} such file(s) under "

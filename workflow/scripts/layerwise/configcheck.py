@@ -1,0 +1,122 @@
+"""Config checks for the Snakefile: command-line values typed per the schema, and short errors.
+
+Snakemake parses ``--config key=value`` with YAML's base loader when the value is
+nested (``--config graph='{knn: 10}'``), so every nested number arrives as the
+string ``'10'``. :func:`coerce_overrides` parses such strings where the schema
+wants a number, integer, boolean or null. Snakemake's own validation error prints
+the whole schema (90-430 lines); :func:`explain` reduces it to the key, the value,
+what the schema expects and where to fix it.
+"""
+
+from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
+
+import jsonschema
+import yaml
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+
+SCALARS = {"integer", "number", "boolean", "null"}
+
+
+def validator(schema_path):
+    """A Draft 2020-12 validator of ``schema_path`` resolving its relative ``$ref`` files."""
+    schema_path = Path(schema_path).resolve()
+    schema = yaml.safe_load(schema_path.read_text())
+    schema["$id"] = schema_path.as_uri()
+
+    def retrieve(uri):
+        return Resource.from_contents(yaml.safe_load(Path(url2pathname(urlparse(uri).path)).read_text()))
+
+    return Draft202012Validator(schema, registry=Registry(retrieve=retrieve))
+
+
+def _leaves(errors):
+    for err in errors:
+        yield err
+        yield from _leaves(err.context or ())
+
+
+def _given(overrides, path):
+    """Whether ``path`` (keys and list indices) lies inside what the command line set."""
+    node = overrides
+    for key in path:
+        if isinstance(node, dict) and key in node:
+            node = node[key]
+        elif isinstance(node, list) and isinstance(key, int) and key < len(node):
+            node = node[key]
+        else:
+            return False
+    return True
+
+
+def _set(config, path, value):
+    node = config
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+
+
+def coerce_overrides(config, overrides, schema_path):
+    """Parse strings given on the command line where the schema expects a scalar of another type.
+
+    Only values inside ``overrides`` (Snakemake's ``--config`` dict) change: a
+    config file's ``knn: "10"`` stays an error. Returns the dotted keys changed.
+    """
+    check = validator(schema_path)
+    changed = []
+    for _ in range(1000):  # one value per pass: paths shift as values change
+        for err in _leaves(check.iter_errors(config)):
+            path = list(err.absolute_path)
+            wanted = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
+            if err.validator != "type" or not isinstance(err.instance, str) or not SCALARS & set(wanted):
+                continue
+            if not path or not _given(overrides, path):
+                continue
+            try:
+                value = yaml.safe_load(err.instance)
+            except yaml.YAMLError:
+                continue
+            if any(check.is_type(value, t) for t in wanted):
+                _set(config, path, value)
+                changed.append(".".join(map(str, path)))
+                break
+        else:
+            return changed
+    return changed
+
+
+def _expected(schema):
+    parts = []
+    if "type" in schema:
+        parts.append(" or ".join(schema["type"]) if isinstance(schema["type"], list) else schema["type"])
+    if "enum" in schema:
+        parts.append("one of " + ", ".join(map(str, schema["enum"])))
+    for word, key in (("at least", "minimum"), ("at most", "maximum"), ("matching", "pattern")):
+        if key in schema:
+            parts.append(f"{word} {schema[key]}")
+    text = ", ".join(parts) or "see the schema"
+    desc = " ".join(str(schema.get("description", "")).split())
+    if desc:
+        text += f" ({desc[:160]}{'...' if len(desc) > 160 else ''})"
+    return text
+
+
+def explain(error, prefix=""):
+    """A few lines for a jsonschema ValidationError: the key, the problem, what is expected, the fix."""
+    original = error
+    while error is not None and not isinstance(error, jsonschema.ValidationError):
+        error = error.__cause__ or error.__context__  # Snakemake raises from within its except
+    if error is None:
+        return str(original)
+    error = jsonschema.exceptions.best_match([error])
+    key = ".".join([p for p in [prefix] if p] + [str(p) for p in error.absolute_path]) or "(top level)"
+    lines = [
+        f"invalid config at {key}: {error.message}",
+        f"  expected: {_expected(error.schema)}",
+        "  Fix it in config/config.yaml or in a file given with --configfile (the keys are documented "
+        "in workflow/schemas/ and the README). Values nested in --config arrive as strings; "
+        "numbers there are converted, anything else belongs in a --configfile.",
+    ]
+    return "\n".join(lines)
