@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from layerwise.data.prepare import prepare
+from layerwise.data.prepare import prepare, root_fingerprint
 from layerwise.data.store import class_names, load_split
 from layerwise.errors import InputError
 
@@ -89,3 +89,16 @@ def test_cifar_imagefolder_tree(tmp_path):
     images, labels = load_split(out, "train")
     assert np.array_equal(images, np.stack([p for p, _ in expected["train"]]))
     assert labels.tolist() == [label for _, label in expected["train"]]
+
+
+def test_root_fingerprint_of_pickles_sees_a_replaced_batch(tmp_path):
+    rng = np.random.default_rng(0)
+    make_cifar10(tmp_path / "cifar-10-batches-py", rng)
+    cfg = {"kind": "cifar10", "root": str(tmp_path)}
+    first = root_fingerprint("cifar10", cfg)
+    assert first.startswith("7 files")
+    (tmp_path / "cifar-10-python.tar.gz").write_bytes(b"the archive, not read")
+    assert root_fingerprint("cifar10", cfg) == first
+    batch = tmp_path / "cifar-10-batches-py" / "data_batch_3"
+    batch.write_bytes(pickle.dumps(_batch(rng, 7, b"labels", 10)[0]))
+    assert root_fingerprint("cifar10", cfg) != first

@@ -1,5 +1,7 @@
 """ImageFolder manifests against torchvision.datasets.ImageFolder, and every bad-tree error."""
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -9,7 +11,7 @@ from torchvision.transforms.functional import pil_to_tensor
 
 from layerwise.data.datasets import ManifestDataset
 from layerwise.data.imagefolder import load_rgb
-from layerwise.data.prepare import prepare
+from layerwise.data.prepare import prepare, root_fingerprint
 from layerwise.errors import InputError
 
 
@@ -113,3 +115,65 @@ def test_non_image_files_are_reported_not_skipped(tmp_path):
     (root / "train" / "n01" / ".DS_Store").write_text("metadata")
     with pytest.raises(InputError, match="notes.txt: not an image file name"):
         prepare("imagenet", imagenet_cfg(root), tmp_path / "d.h5")
+
+
+def test_symlink_loop_is_named_once(tmp_path):
+    root = make_tree(tmp_path / "tree")
+    link = root / "train" / "n01" / "again"
+    link.symlink_to("..")  # points at train/, which holds the link
+    with pytest.raises(InputError) as err:
+        prepare("imagenet", imagenet_cfg(root), tmp_path / "d.h5")
+    msg = str(err.value)
+    assert msg.startswith(f"{link}: symlink loop") and msg.count(str(link)) == 1 and "\n" not in msg
+    assert not (tmp_path / "d.h5").exists()
+
+
+def test_loop_through_two_links_is_named(tmp_path):
+    root = make_tree(tmp_path / "tree")
+    (tmp_path / "x").mkdir()
+    (tmp_path / "y").mkdir()
+    _save(tmp_path / "y" / "extra.JPEG", np.random.default_rng(3))
+    (tmp_path / "x" / "to_y").symlink_to(tmp_path / "y")
+    (tmp_path / "y" / "to_x").symlink_to(tmp_path / "x")
+    (root / "train" / "n02" / "ext").symlink_to(tmp_path / "x")
+    with pytest.raises(InputError, match=r"train/n02/ext/to_y/to_x: symlink loop: it points to .*/x \("):
+        prepare("imagenet", imagenet_cfg(root), tmp_path / "d.h5")
+
+
+def test_links_without_loop_are_followed_like_torchvision(tmp_path):
+    root = make_tree(tmp_path / "tree")
+    _save(tmp_path / "shared" / "s.JPEG", np.random.default_rng(4))
+    (root / "train" / "n01" / "a").symlink_to(tmp_path / "shared")
+    (root / "train" / "n03" / "b").symlink_to(tmp_path / "shared")  # the same folder twice: no loop
+    out = tmp_path / "d.h5"
+    prepare("imagenet", imagenet_cfg(root), out)
+    ref = ImageFolder(str(root / "train"))
+    ours = ManifestDataset(out, "train")
+    assert len(ours) == len(ref) == 3 * 3 + 2
+    assert [ours[i][1] for i in range(len(ours))] == [label for _, label in ref.samples]
+
+
+def test_root_fingerprint_sees_added_replaced_and_removed_images(tmp_path):
+    root = make_tree(tmp_path / "tree")
+    cfg = imagenet_cfg(root)
+    first = root_fingerprint("imagenet", cfg)
+    assert first == root_fingerprint("imagenet", cfg) and first.startswith("18 files")
+    (root / "README.txt").write_text("not read by prepare")
+    (root / "val" / "n01" / ".DS_Store").write_text("metadata")
+    assert root_fingerprint("imagenet", cfg) == first
+    new = root / "train" / "n02" / "n02_new.JPEG"
+    _save(new, np.random.default_rng(9))
+    added = root_fingerprint("imagenet", cfg)
+    assert added != first and added.startswith("19 files")
+    # Same path and size, other pixels written later: the mtime tells.
+    data = new.read_bytes()
+    st = new.stat()
+    new.write_bytes(data)
+    os.utime(new, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    assert root_fingerprint("imagenet", cfg) not in (first, added)
+    new.unlink()
+    assert root_fingerprint("imagenet", cfg) == first
+    (root / "val" / "n03" / "loop").symlink_to(root / "val")
+    with pytest.raises(InputError, match="val/n03/loop: symlink loop"):
+        root_fingerprint("imagenet", cfg)
+    assert root_fingerprint("synthetic", {"kind": "synthetic"}) == ""
