@@ -15,8 +15,9 @@ $(STAMP): envs/requirements.txt
 	touch $(STAMP)
 
 # The whole DAG on the embedded dataset, then the HTML report of its tables and figures.
+# On failure: the one-line error of each failed job (README "When something goes wrong").
 demo: $(STAMP)
-	snakemake --profile profiles/default --cores $(CORES)
+	snakemake --profile profiles/default --cores $(CORES) || { python workflow/scripts/failed_jobs.py; exit 1; }
 	snakemake --profile profiles/default --cores $(CORES) --report results/report.html
 
 report: demo

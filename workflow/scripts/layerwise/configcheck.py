@@ -8,6 +8,7 @@ the whole schema (90-430 lines); :func:`explain` reduces it to the key, the valu
 what the schema expects and where to fix it.
 """
 
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlparse
 from urllib.request import url2pathname
@@ -42,7 +43,7 @@ def _given(overrides, path):
     """Whether ``path`` (keys and list indices) lies inside what the command line set."""
     node = overrides
     for key in path:
-        if isinstance(node, dict) and key in node:
+        if isinstance(node, Mapping) and key in node:
             node = node[key]
         elif isinstance(node, list) and isinstance(key, int) and key < len(node):
             node = node[key]
@@ -61,7 +62,7 @@ def _set(config, path, value):
 def coerce_overrides(config, overrides, schema_path):
     """Parse strings given on the command line where the schema expects a scalar of another type.
 
-    Only values inside ``overrides`` (Snakemake's ``--config`` dict) change: a
+    Only values inside ``overrides`` (Snakemake's ``--config`` entries) change: a
     config file's ``knn: "10"`` stays an error. Returns the dotted keys changed.
     """
     check = validator(schema_path)

@@ -32,7 +32,7 @@ def load_rgb(path):
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         raise InputError(
             f"{path}: cannot decode this image ({err}). Replace or remove the file, "
-            "then delete data.h5 and rerun prepare_data."
+            "then rerun the workflow (a changed dataset root rebuilds data.h5)."
         ) from None
 
 
@@ -43,7 +43,7 @@ def check_header(path):
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         raise InputError(
             f"{path}: not a readable image ({err}). Replace or remove the file, "
-            "then rerun prepare_data."
+            "then rerun the workflow."
         ) from None
 
 
