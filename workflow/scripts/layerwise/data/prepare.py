@@ -1,6 +1,7 @@
 """The data stage: any configured dataset into ``data.h5`` (see :mod:`layerwise.data.store`)."""
 
 import hashlib
+import os
 from pathlib import Path
 
 from layerwise.data import store, synthetic
@@ -54,12 +55,13 @@ def root_fingerprint(name, cfg):
     if cfg["kind"] == "synthetic":
         return ""
     root = check_root(name, cfg)
-    digest = hashlib.sha256()
-    files = root_files(root, cfg["kind"])
+    files = [str(p) for p in root_files(root, cfg["kind"])]
+    skip = len(str(root).rstrip("/")) + 1  # relative paths: the same tree elsewhere digests the same
+    rows = []
     for path in files:
-        st = path.stat()
-        digest.update(f"{path.relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return f"{len(files)} files, sha256 {digest.hexdigest()[:16]}"
+        st = os.stat(path)
+        rows.append(f"{path[skip:]}\0{st.st_size}\0{st.st_mtime_ns}\n")
+    return f"{len(files)} files, sha256 {hashlib.sha256(''.join(rows).encode()).hexdigest()[:16]}"
 
 
 def prepare(name, cfg, output, threads=1):
