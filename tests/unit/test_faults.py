@@ -81,3 +81,17 @@ def test_cli_prints_one_error_line_and_exit_code_2(tmp_path):
                           env={"PYTHONPATH": str(ROOT / "workflow/scripts"), "PATH": "/usr/bin:/bin"})
     assert proc.returncode == 2
     assert proc.stderr.startswith(f"error: {path}: not a readable PyTorch file") and proc.stderr.count("\n") == 1
+
+
+def test_one_line_error_of_a_failed_job_log(tmp_path):
+    from failed_jobs import one_line_error
+
+    log = tmp_path / "job.log"
+    log.write_text("train 1/2:  10%|#  | 1/10\rtrain 1/2: 100%|###| 10/10\nerror: data.h5: truncated. Delete it\n")
+    assert one_line_error(log) == "error: data.h5: truncated. Delete it"
+    log.write_text("Traceback (most recent call last):\n  File \"x.py\", line 1\n    boom()\n"
+                   "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2 GiB\n")
+    assert one_line_error(log) == "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2 GiB"
+    log.write_text("Killed\n")
+    assert one_line_error(log) == "Killed"
+    assert one_line_error(tmp_path / "none.log").startswith("(no log at")
