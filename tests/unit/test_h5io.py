@@ -5,6 +5,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -173,3 +174,13 @@ def test_launcher_job_pid_is_the_lease(tmp_path, monkeypatch):
         check_job_alive(tmp_path / "w.pt")
     monkeypatch.setenv(JOB_PID_ENV, str(os.getpid()))
     check_job_alive(tmp_path / "w.pt")
+
+
+def test_launcher_hands_its_job_pid_to_the_command(tmp_path):
+    # Under torchrun the writer's parent is torchrun, so the lease is the job shell's pid.
+    env = dict(os.environ, LAYERWISE_GPU_COUNT="0", PYTHONPATH=os.pathsep.join(sys.path))
+    cmd = [sys.executable, "workflow/scripts/launch.py", "--gpus", "0", "--",
+           sys.executable, "-c", f"import os; print(os.environ[{JOB_PID_ENV!r}])"]
+    out = subprocess.run(cmd, cwd=Path(__file__).resolve().parents[2], env=env, capture_output=True,
+                         text=True, check=True).stdout
+    assert out.strip() == str(os.getpid())

@@ -26,7 +26,8 @@ def load(path, weights_only=False):
     try:
         return torch.load(path, map_location="cpu", weights_only=weights_only)
     except Exception as err:  # truncation alone raises OSError, RuntimeError, EOFError or UnpicklingError
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        # torch's first sentence says what failed; the rest is generic advice
+        reason = str(err).strip().splitlines()[0].split(". ")[0] if str(err).strip() else type(err).__name__
         raise InputError(
             f"{path}: not a readable PyTorch file, probably truncated or from another version ({reason}). "
             f"Delete it and rerun the workflow to regenerate it (`rm {path}` then `snakemake ...`)."
