@@ -176,4 +176,8 @@ def test_root_fingerprint_sees_added_replaced_and_removed_images(tmp_path):
     (root / "val" / "n03" / "loop").symlink_to(root / "val")
     with pytest.raises(InputError, match="val/n03/loop: symlink loop"):
         root_fingerprint("imagenet", cfg)
+    (root / "val" / "n03" / "loop").unlink()
+    (root / "val" / "n03" / "gone.JPEG").symlink_to(tmp_path / "nowhere.JPEG")
+    with pytest.raises(InputError, match=r"val/n03/gone.JPEG: cannot stat \(No such file"):
+        root_fingerprint("imagenet", cfg)
     assert root_fingerprint("synthetic", {"kind": "synthetic"}) == ""

@@ -59,7 +59,10 @@ def root_fingerprint(name, cfg):
     skip = len(str(root).rstrip("/")) + 1  # relative paths: the same tree elsewhere digests the same
     rows = []
     for path in files:
-        st = os.stat(path)
+        try:
+            st = os.stat(path)
+        except OSError as err:  # a broken symlink, or a file removed while listing
+            raise InputError(f"{path}: cannot stat ({err.strerror}); remove it or fix its link target.") from None
         rows.append(f"{path[skip:]}\0{st.st_size}\0{st.st_mtime_ns}\n")
     return f"{len(files)} files, sha256 {hashlib.sha256(''.join(rows).encode()).hexdigest()[:16]}"
 
