@@ -18,7 +18,7 @@ from layerwise.configcheck import coerce_overrides, explain
 
 _schema = Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
 # Nested --config values arrive as strings ('{knn: 10}' -> '10'): type them per the schema.
-coerce_overrides(config, workflow.config_settings.overwrite_config, _schema)
+coerce_overrides(config, workflow.config_settings.config, _schema)
 _where = ""  # the section being validated, for the error's key
 try:
     validate(config, "workflow/schemas/config.schema.yaml")
