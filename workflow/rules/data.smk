@@ -43,3 +43,35 @@ rule plot_samples:
 
 if dataset_config(config["dataset"])["kind"] != "imagenet":
     ALL_TARGETS.append(f"results/{config['dataset']}/figures/samples.png")
+
+
+# The training-image store of ImageNet-style manifests (layerwise.data.imagestore): every
+# image decoded once (truncated files stop here), re-encoded at a bounded size.
+rule build_store:
+    input:
+        data="results/{dataset}/data.h5",
+    output:
+        store="results/{dataset}/store.h5",
+    log:
+        "results/logs/build_store/{dataset}.log",
+    benchmark:
+        "results/benchmarks/build_store/{dataset}.tsv"
+    conda:
+        CONDA_ENV
+    threads: 4
+    resources:
+        mem_mb=4000,
+        runtime="12h",
+    params:
+        cfg=lambda wildcards: as_json(dataset_config(wildcards.dataset)["store"]),
+    shell:
+        "python workflow/scripts/build_store.py --data {input.data} --output {output.store}"
+        " --params {params.cfg:q} --threads {threads} > {log} 2>&1"
+
+
+def training_store(wildcards):
+    """The store a training job reads: ImageNet-style data with loader `store`, else nothing."""
+    cfg = dataset_config(wildcards.dataset)
+    if cfg["kind"] == "imagenet" and cfg["loader"] == "store":
+        return f"results/{wildcards.dataset}/store.h5"
+    return []
