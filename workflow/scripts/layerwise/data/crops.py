@@ -10,7 +10,9 @@ shrunk by much and antialiasing matters little.
 
 Boxes are float ``(top, left, height, width)`` in pixels. Randomness comes from
 one generator per (seed, epoch, step) with a fixed number of draws per image,
-so a batch is bit-for-bit the same on CPU whatever the worker or resume point.
+so a batch is bit-for-bit the same on CPU whatever the worker or resume point (the
+same images batched differently round differently in the last float bit: the
+padded canvas changes grid_sample's coordinate normalisation).
 """
 
 import math
