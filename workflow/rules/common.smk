@@ -37,3 +37,11 @@ def prepare_params(wildcards):
         except InputError as err:
             raise WorkflowError(str(err)) from None
     return as_json(cfg)
+
+
+def training_store(wildcards):
+    """The store a training job reads: ImageNet-style data with loader `store`, else nothing."""
+    cfg = dataset_config(wildcards.dataset)
+    if cfg["kind"] == "imagenet" and cfg["loader"] == "store":
+        return f"results/{wildcards.dataset}/store.h5"
+    return []

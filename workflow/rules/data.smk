@@ -67,11 +67,3 @@ rule build_store:
     shell:
         "python workflow/scripts/build_store.py --data {input.data} --output {output.store}"
         " --params {params.cfg:q} --threads {threads} > {log} 2>&1"
-
-
-def training_store(wildcards):
-    """The store a training job reads: ImageNet-style data with loader `store`, else nothing."""
-    cfg = dataset_config(wildcards.dataset)
-    if cfg["kind"] == "imagenet" and cfg["loader"] == "store":
-        return f"results/{wildcards.dataset}/store.h5"
-    return []
