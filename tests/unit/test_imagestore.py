@@ -142,3 +142,21 @@ def test_bf16_precision_runs_forward_in_bfloat16_and_returns_float32():
     assert precision.resolve("auto", "cpu") == "fp32" and precision.resolve("auto", "cuda") == "bf16"
     with pytest.raises(InputError, match="layerwise.precision"):
         precision.resolve("fp16", "cpu")
+
+
+def test_streamed_autoencoder_trains_and_encodes_exactly_as_on_the_views_in_memory(manifest):
+    from layerwise.autoencoder.features import extract, extract_stream
+    from layerwise.autoencoder.residual import train_residual, train_residual_stream
+    from layerwise.data.lowres import low_res_chunks
+
+    torch.set_num_threads(1)
+    cfg = {"width": 0.125, "epochs": 2, "batch_size": 5, "optimizer": "adam", "lr": 0.003,
+           "momentum": 0.9, "weight_decay": 0.0, "seed": 0}
+    views = torch.from_numpy(np.stack([low_res(p, 16) for p in paths_of(manifest)[:18]])).permute(0, 3, 1, 2)
+    streamed, hist_s = train_residual_stream(manifest, 16, 0, cfg, None, torch.device("cpu"))
+    in_memory, hist_m = train_residual(views.contiguous(), cfg, None, torch.device("cpu"))
+    assert hist_s == hist_m
+    for a, b in zip(streamed.state_dict().values(), in_memory.state_dict().values()):
+        assert torch.equal(a, b)
+    codes = extract_stream(streamed, low_res_chunks(manifest, "train", 16, 4, 0), 18)
+    np.testing.assert_array_equal(codes, extract(in_memory, views.contiguous(), 4))
