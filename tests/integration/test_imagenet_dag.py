@@ -77,3 +77,19 @@ def test_imagenet_table3_runs_for_real_on_cpu(workflow_dir):
     assert (table["peak_mem_mb"] > 0).all()
     assert table["peak_mem_mb_layers"].str.count(";").tolist() == [1, 1, 0, 0]
     assert (table["top1"] > 100 / len(WNIDS) + 10).all(), table[["model", "sampler", "top1"]]
+
+
+def test_a_truncated_jpeg_passing_the_header_check_stops_build_store_naming_the_file(workflow_dir):
+    root = workflow_dir / "imagenet"
+    imagenet_tree(root, train_per_class=3, val_per_class=1)
+    bad = root / "train" / WNIDS[2] / f"{WNIDS[2]}_1.JPEG"
+    data = bad.read_bytes()
+    bad.write_bytes(data[: len(data) * 2 // 3])  # headers intact, scan data cut
+    cfg = write_config(workflow_dir, {"datasets": {"imagenet": {
+        "kind": "imagenet", "root": str(root), "verify_images": "header"}}})
+    proc = run_snakemake(workflow_dir, "results/imagenet/store.h5", "--configfile", str(cfg), check=False)
+    assert proc.returncode != 0
+    assert (workflow_dir / "results/imagenet/data.h5").exists()  # the header check let it through
+    assert not (workflow_dir / "results/imagenet/store.h5").exists()
+    log = (workflow_dir / "results/logs/build_store/imagenet.log").read_text()
+    assert f"error: {bad}: cannot decode this image" in log
