@@ -19,7 +19,6 @@ import math
 
 import torch
 import torch.nn.functional as F
-from torchvision.transforms.v2 import functional as TF
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -103,15 +102,19 @@ def crop_resize(images, boxes, size, flip=None):
 
 
 def crop_resize_each(images, boxes, size, flip=None):
-    """CPU path of :func:`crop_resize` (uint8 result): torchvision's antialiased ``resized_crop`` per image.
+    """CPU path of :func:`crop_resize` (uint8 result): antialiased bilinear resize of each crop.
 
-    On CPU a per-image loop costs nothing extra (each worker decodes its images one
-    by one anyway) and converts only the ``size`` x ``size`` result to float, instead
-    of the whole padded batch; boxes are rounded to whole pixels as torchvision does.
+    The same arithmetic as torchvision's ``resized_crop(..., antialias=True)``, run
+    on a channels_last view, where PyTorch's uint8 kernel is about 3x faster. On
+    CPU a per-image loop costs nothing extra (each worker decodes image by image
+    anyway) and only the ``size`` x ``size`` results are converted to float later,
+    not the padded batch. Boxes are rounded to whole pixels as torchvision does.
     """
-    out = torch.empty(len(images), 3, size, size, dtype=torch.uint8)
-    for i, (im, box) in enumerate(zip(images, boxes.round().long().tolist())):
-        out[i] = TF.resized_crop(im, box[0], box[1], box[2], box[3], [size, size], antialias=True)
+    out = []
+    for im, (top, left, h, w) in zip(images, boxes.round().long().tolist()):
+        crop = im[None, :, top : top + h, left : left + w].contiguous(memory_format=torch.channels_last)
+        out.append(F.interpolate(crop, size=(size, size), mode="bilinear", antialias=True, align_corners=False))
+    out = torch.cat(out).contiguous()
     if flip is not None:
         out = torch.where(flip[:, None, None, None], out.flip(-1), out)
     return out  # uint8: a quarter of the bytes to pass from a worker; normalise() converts
