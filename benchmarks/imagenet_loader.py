@@ -70,7 +70,8 @@ def imagefolder_rate(train_dir, workers, batch, size, passes):
 
 
 def store_rate(data, store, params, workers, batch, size, passes, gpu):
-    src = StoreSource(data, {"path": str(store), **params}, size, seed=0, workers=workers, gpu=gpu)
+    src = StoreSource(data, {"path": str(store), **params}, size, seed=0, workers=workers,
+                      decode_device="cuda" if gpu else None)
     n = len(src.train_labels)
     order = np.random.default_rng(0).permutation(n)
     rows = [order[s : s + batch] for s in range(0, n - batch + 1, batch)]

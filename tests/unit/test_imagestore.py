@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from torchvision.io import decode_jpeg
+from torchvision.io import ImageReadMode, decode_jpeg
 
+from layerwise.data import crops
 from layerwise.data.imagefolder import load_rgb
 from layerwise.data.imagestore import StoreReader, build_store, check_store
 from layerwise.data.lowres import LowResDataset, low_res
@@ -15,7 +16,8 @@ from layerwise.errors import InputError
 from layerwise.graph.features import load_features, project_pixels
 from layerwise.training import precision
 from layerwise.training.sampler import FixedBatchSampler
-from layerwise.training.storesource import StoreSource
+from layerwise.training.inputs import step_generator
+from layerwise.training.storesource import StoreSource, eval_resize
 
 PARAMS = {"short_side": 32, "quality": 90}
 
@@ -118,6 +120,33 @@ def test_store_batches_are_bit_for_bit_per_seed_epoch_step_with_or_without_worke
     assert test.shape == (6, 3, 16, 16) and torch.equal(test, torch.cat(list(again.chunks("test", chunk=4))))
     # another chunking pads the batch differently: grid_sample rounds differently, barely
     torch.testing.assert_close(test, torch.cat(list(again.chunks("test"))), atol=1e-4, rtol=0)
+
+
+def test_job_side_batched_decoding_path_decodes_the_seeded_boxes_of_the_step(manifest, tmp_path):
+    # the CUDA path (one bytes tensor per batch from the workers, decoded and cropped by
+    # grid_sample in the job), run on CPU, against the same steps recomputed by hand
+    store = tmp_path / "store.h5"
+    build_store(manifest, store, PARAMS)
+    job = StoreSource(manifest, {"path": str(store), **PARAMS}, 16, seed=3, workers=1, decode_device="cpu")
+    sampler = FixedBatchSampler(np.arange(18).reshape(3, 6), "fixed", 0)
+    job.attach(sampler, 0, 1)
+    sampler.set_epoch(2)
+    got = [job.train_batch(row, 2, i) for i, row in enumerate(sampler)]
+    reader = StoreReader(store)
+    with h5py.File(store, "r") as f:
+        train_rows = f["splits/train"][()]
+    for i, row in enumerate(sampler.batches):
+        rows = train_rows[row]
+        boxes, flip = crops.random_resized_boxes(reader.heights[rows], reader.widths[rows],
+                                                 step_generator(3, 2, i))
+        images = [decode_jpeg(d, mode=ImageReadMode.RGB) for d in reader.read(rows)]
+        want = crops.normalise(crops.crop_resize(images, boxes, 16, flip))
+        assert torch.equal(got[i], want)
+    test = torch.cat(list(job.chunks("test", chunk=3)))
+    rows = [int(r) for r in np.sort(train_rows.max() + 1 + np.arange(6))]
+    images = [decode_jpeg(d, mode=ImageReadMode.RGB) for d in reader.read(rows)]
+    boxes = crops.center_boxes(reader.heights[rows], reader.widths[rows], 16, eval_resize(16))
+    torch.testing.assert_close(test, crops.normalise(crops.crop_resize(images, boxes, 16)), atol=1e-4, rtol=0)
 
 
 def test_streamed_pixel_projection_equals_the_in_memory_projection(manifest):

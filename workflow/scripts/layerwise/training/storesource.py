@@ -8,7 +8,8 @@ image sizes with the (seed, epoch, step) generator, and
 
 * on CPU decodes (``torchvision.io.decode_jpeg``) and crops the batch itself
   (torchvision's antialiased resized_crop per image);
-* on CUDA returns the bytes (pinned), and the job decodes the batch on the GPU
+* on CUDA returns the batch's bytes as one tensor (pinned by the loader), and
+  the job decodes the batch on the GPU
   (``decode_jpeg(device="cuda")``) and crops it there with one ``grid_sample``.
 
 Evaluation items (``epoch`` None) use the single centre crop: Resize to
@@ -33,12 +34,17 @@ def eval_resize(size):
     return round(size * 256 / 224)
 
 
-def decode_crop(data, boxes, flip, size, device):
-    """JPEG bytes (list of uint8 tensors) -> crops (n, 3, size, size) on ``device``: uint8 on
-    CPU (normalised by the job, so workers pass 4x fewer bytes), normalised float on CUDA."""
-    images = decode_jpeg(data, mode=ImageReadMode.RGB, device=device)
-    if device == "cpu":
+def decode_crop(data, boxes, flip, size, device=None):
+    """JPEG bytes (list of uint8 tensors) -> crops (n, 3, size, size).
+
+    ``device`` None (in a CPU worker): uint8 crops, per image, normalised by the
+    job (workers pass 4x fewer bytes). A device (the job, normally CUDA): the
+    batch is decoded there and cropped by one ``grid_sample``, normalised float.
+    """
+    if device is None:
+        images = decode_jpeg(data, mode=ImageReadMode.RGB)
         return crops.crop_resize_each(images, boxes, size, flip)
+    images = decode_jpeg(data, mode=ImageReadMode.RGB, device=device)
     return crops.normalise(crops.crop_resize(images, boxes, size, flip))
 
 
@@ -64,8 +70,10 @@ class StoreBatches(Dataset):
             boxes, flip = crops.random_resized_boxes(h, w, step_generator(self.seed, epoch, step))
         data = self.reader.read(rows)
         if self.decode_in_worker:
-            return decode_crop(data, boxes, flip, self.size, "cpu")
-        return data, boxes, flip
+            return decode_crop(data, boxes, flip, self.size)
+        # one tensor crosses to the job, not one shared-memory segment per image
+        lengths = torch.tensor([len(d) for d in data], dtype=torch.int64)
+        return torch.cat(data), lengths, boxes, flip
 
 
 class Keys(Sampler):
@@ -81,8 +89,8 @@ class Keys(Sampler):
 class StoreSource:
     cacheable = False  # random crops: every epoch sees new inputs
 
-    def __init__(self, data_path, store, size, seed, workers, gpu=None):
-        """``gpu`` None: decode on the GPU when CUDA is present (False forces worker decoding)."""
+    def __init__(self, data_path, store, size, seed, workers, decode_device="auto"):
+        """``decode_device``: ``auto`` = CUDA when present, else None (decoding in the workers)."""
         check_store(store["path"], data_path, store)
         with open_data(data_path) as f:
             labels = f["labels"][()]
@@ -91,12 +99,14 @@ class StoreSource:
             self.num_classes = int(len(f["class_names"]))
         self.image_shape = (3, size, size)
         self.size = size
-        self.gpu = torch.cuda.is_available() if gpu is None else gpu
-        dataset = StoreBatches(store["path"], size, seed, decode_in_worker=not self.gpu)
+        if decode_device == "auto":
+            decode_device = "cuda" if torch.cuda.is_available() else None
+        self.decode_device = decode_device
+        dataset = StoreBatches(store["path"], size, seed, decode_in_worker=decode_device is None)
         self.keys = {"train": Keys(), "eval": Keys()}
         self.loaders = {
             name: DataLoader(dataset, sampler=keys, batch_size=None, num_workers=workers,
-                             persistent_workers=workers > 0, pin_memory=self.gpu,
+                             persistent_workers=workers > 0, pin_memory=decode_device == "cuda",
                              prefetch_factor=4 if workers > 0 else None)
             for name, keys in self.keys.items()
         }
@@ -107,10 +117,11 @@ class StoreSource:
         self.sampler, self.rank, self.world = sampler, rank, world
 
     def _finish(self, item):
-        if not self.gpu:
+        if self.decode_device is None:
             return crops.normalise(item)
-        data, boxes, flip = item
-        return decode_crop(data, boxes, flip, self.size, "cuda")
+        blob, lengths, boxes, flip = item
+        data = list(torch.split(blob, lengths.tolist()))  # views of the pinned batch
+        return decode_crop(data, boxes, flip, self.size, self.decode_device)
 
     def train_batch(self, idx, epoch, step):
         if self._iter is None or self._next != (epoch, step):
