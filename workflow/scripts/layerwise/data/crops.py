@@ -110,20 +110,18 @@ def crop_resize_each(images, boxes, size, flip=None):
     anyway) and only the ``size`` x ``size`` results are converted to float later,
     not the padded batch. Boxes are rounded to whole pixels as torchvision does.
     """
-    out = []
-    for im, (top, left, h, w) in zip(images, boxes.round().long().tolist()):
+    out = torch.empty(len(images), 3, size, size, dtype=torch.uint8)
+    flips = [False] * len(images) if flip is None else flip.tolist()
+    for i, (im, (top, left, h, w)) in enumerate(zip(images, boxes.round().long().tolist())):
         crop = im[None, :, top : top + h, left : left + w].contiguous(memory_format=torch.channels_last)
-        out.append(F.interpolate(crop, size=(size, size), mode="bilinear", antialias=True, align_corners=False))
-    out = torch.cat(out).contiguous()
-    if flip is not None:
-        out = torch.where(flip[:, None, None, None], out.flip(-1), out)
+        y = F.interpolate(crop, size=(size, size), mode="bilinear", antialias=True, align_corners=False)[0]
+        out[i] = y.flip(-1) if flips[i] else y
     return out  # uint8: a quarter of the bytes to pass from a worker; normalise() converts
 
 
 def normalise(x):
     """uint8 or [0, 1] float (n, 3, H, W) -> standardised with the ImageNet channel statistics."""
-    if x.dtype == torch.uint8:
-        x = x.float().div_(255.0)
-    mean = torch.tensor(IMAGENET_MEAN, device=x.device).view(1, 3, 1, 1)
-    inv_std = 1.0 / torch.tensor(IMAGENET_STD, device=x.device).view(1, 3, 1, 1)
-    return x.sub_(mean).mul_(inv_std)
+    scale = 255.0 if x.dtype == torch.uint8 else 1.0  # the 1/255 folds into the statistics
+    mean = torch.tensor(IMAGENET_MEAN, device=x.device).view(1, 3, 1, 1) * scale
+    inv_std = 1.0 / (torch.tensor(IMAGENET_STD, device=x.device).view(1, 3, 1, 1) * scale)
+    return x.float().sub_(mean).mul_(inv_std)  # in place on a float input (a fresh batch)
