@@ -54,3 +54,11 @@ def root_listing(wildcards):
         return root_fingerprint(wildcards.dataset, dataset_config(wildcards.dataset))
     except InputError as err:
         raise WorkflowError(str(err)) from None
+
+
+def training_store(wildcards):
+    """The store a training job reads: ImageNet-style data with loader `store`, else nothing."""
+    cfg = dataset_config(wildcards.dataset)
+    if cfg["kind"] == "imagenet" and cfg["loader"] == "store":
+        return f"results/{wildcards.dataset}/store.h5"
+    return []

@@ -45,3 +45,27 @@ rule plot_samples:
 
 if dataset_config(config["dataset"])["kind"] != "imagenet":
     ALL_TARGETS.append(f"results/{config['dataset']}/figures/samples.png")
+
+
+# The training-image store of ImageNet-style manifests (layerwise.data.imagestore): every
+# image decoded once (truncated files stop here), re-encoded at a bounded size.
+rule build_store:
+    input:
+        data="results/{dataset}/data.h5",
+    output:
+        store="results/{dataset}/store.h5",
+    log:
+        "results/logs/build_store/{dataset}.log",
+    benchmark:
+        "results/benchmarks/build_store/{dataset}.tsv"
+    conda:
+        CONDA_ENV
+    threads: 4
+    resources:
+        mem_mb=4000,
+        runtime="12h",
+    params:
+        cfg=lambda wildcards: as_json(dataset_config(wildcards.dataset)["store"]),
+    shell:
+        "python workflow/scripts/build_store.py --data {input.data} --output {output.store}"
+        " --params {params.cfg:q} --threads {threads} > {log} 2>&1"

@@ -25,6 +25,7 @@ rule train_layer:
     input:
         data="results/{dataset}/data.h5",
         batches="results/{dataset}/batches/{sampler}.h5",
+        store=training_store,
         previous=lambda wc: LW_PLAN.previous_weights(
             wc.dataset, wc.preset, wc.sampler, wc.seed, wc.layer
         ),
@@ -63,6 +64,7 @@ rule train_e2e:
     input:
         data="results/{dataset}/data.h5",
         batches="results/{dataset}/batches/{sampler}.h5",
+        store=training_store,
     output:
         weights="results/{dataset}/train/{preset}.{sampler}.seed{seed}/e2e/weights.pt",
         eval="results/{dataset}/train/{preset}.{sampler}.seed{seed}/e2e/eval.h5",

@@ -34,7 +34,8 @@ def main(args):
     dtype = np.dtype(params["dtype"])
     start = time.perf_counter()
     labels = features.train_labels(args.data)
-    feats = features.load_features(spec, args.data, args.features_file, params["projection_dim"], params["seed"])
+    feats = features.load_features(spec, args.data, args.features_file, params["projection_dim"], params["seed"],
+                                   side=params.get("side", 32), workers=args.threads)
     logging.info("features %s: %s in %.1fs", spec, feats.shape, time.perf_counter() - start)
     start = time.perf_counter()
     if params["form"] == "knn":

@@ -8,8 +8,11 @@ import numpy as np
 import torch
 
 from layerwise.autoencoder.checkpoint import build_model, load_model_file
-from layerwise.autoencoder.features import extract, recon_curve, write_features
+from layerwise.autoencoder.features import extract, extract_stream, recon_curve, write_features
 from layerwise.autoencoder.inputs import load_images
+from layerwise.data.datasets import ManifestDataset
+from layerwise.data.lowres import low_res_chunks
+from layerwise.data.store import is_manifest
 from layerwise.device import pick_device
 from layerwise.errors import run_cli
 
@@ -30,9 +33,16 @@ def main(args):
     cfg = json.loads(args.params)
     saved = load_model_file(args.model)
     model = build_model(saved)
-    images, _ = load_images(args.data, "train")
-    model.check_input(images.shape, args.data)
-    feats = extract(model, images, cfg.get("batch_size", 256), device=pick_device())
+    if is_manifest(args.data):  # the low-res view the model was trained on, streamed in order
+        side = saved["params"]["manifest_side"]
+        model.check_input((1, 3, side, side), args.data)
+        n = len(ManifestDataset(args.data, "train"))
+        chunks = low_res_chunks(args.data, "train", side, cfg.get("batch_size", 256), args.threads)
+        feats = extract_stream(model, chunks, n, device=pick_device())
+    else:
+        images, _ = load_images(args.data, "train")
+        model.check_input(images.shape, args.data)
+        feats = extract(model, images, cfg.get("batch_size", 256), device=pick_device())
     recon = recon_curve(saved)
     seed = saved["params"].get("seed", 0)
     attrs = {"model": str(args.model), "kind": saved["kind"], "source": str(args.data)}

@@ -11,7 +11,8 @@ import torch
 
 from layerwise.autoencoder.checkpoint import clear_scratch, save_model, scratch_dir
 from layerwise.autoencoder.inputs import load_images
-from layerwise.autoencoder.residual import train_residual
+from layerwise.autoencoder.residual import train_residual, train_residual_stream
+from layerwise.data.store import is_manifest
 from layerwise.device import pick_device
 from layerwise.errors import run_cli
 
@@ -29,8 +30,12 @@ def main(args):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     torch.set_num_threads(args.threads)
     cfg = json.loads(args.params)
-    images, _ = load_images(args.data, "train")
-    model, history = train_residual(images, cfg, scratch_dir(args.out), pick_device(), source=args.data)
+    if is_manifest(args.data):  # ImageNet-style: stream a fixed low-res view (autoencoder.manifest_side)
+        model, history = train_residual_stream(args.data, cfg["manifest_side"], args.threads, cfg,
+                                               scratch_dir(args.out), pick_device())
+    else:
+        images, _ = load_images(args.data, "train")
+        model, history = train_residual(images, cfg, scratch_dir(args.out), pick_device(), source=args.data)
     save_model(args.out, "residual", model, cfg, history)
     clear_scratch(args.out)
 

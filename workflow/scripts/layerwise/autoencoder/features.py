@@ -39,6 +39,22 @@ def extract(model, images, batch_size=256, order=None, device="cpu"):
     return out.numpy()
 
 
+@torch.no_grad()
+def extract_stream(model, chunks, n, device="cpu"):
+    """Codes of uint8 chunks (b, C, H, W) streamed in training-index order (manifests)."""
+    model.eval().to(device)
+    out, lo = None, 0
+    for batch in tqdm(chunks, desc="features", leave=False, mininterval=5):
+        codes = model.features(inputs.to_float(batch).to(device)).float().cpu()
+        if out is None:
+            out = torch.empty((n, codes.shape[1]), dtype=torch.float32)
+        out[lo : lo + len(codes)] = codes
+        lo += len(codes)
+    if lo != n:
+        raise InputError(f"streamed {lo} images but the training split has {n}")
+    return out.numpy()
+
+
 def recon_curve(saved):
     """Per-epoch reconstruction loss of a saved model dict (see the module docstring)."""
     history = saved["history"]

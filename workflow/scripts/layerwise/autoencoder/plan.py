@@ -35,7 +35,9 @@ class AutoencoderPlan:
         return "|".join(NAMES)
 
     def residual_params(self, name):
-        return json.dumps(self.cfg["variants"][name], sort_keys=True)
+        # manifest_side: the low-res view an ImageNet-style manifest is trained/encoded at
+        return json.dumps({**self.cfg["variants"][name], "manifest_side": self.cfg["manifest_side"]},
+                          sort_keys=True)
 
     def augmented_params(self):
         return json.dumps({k: v for k, v in self.cfg["augmented"].items() if k != "table"}, sort_keys=True)

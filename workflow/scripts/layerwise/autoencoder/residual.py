@@ -6,6 +6,7 @@ from tqdm import tqdm
 
 from layerwise.autoencoder import inputs
 from layerwise.autoencoder.checkpoint import run_phase
+from layerwise.data.datasets import ManifestDataset
 from layerwise.models.residual_ae import ResidualAutoencoder
 
 
@@ -23,24 +24,44 @@ def train_residual(images, cfg, scratch, device, source="data.h5"):
 
     ``cfg`` keys: width, epochs, batch_size, optimizer, lr, weight_decay, seed.
     """
+    return _train(images.shape, lambda order: (images[idx] for idx in order), cfg, scratch, device, source)
+
+
+def train_residual_stream(data_path, side, workers, cfg, scratch, device):
+    """:func:`train_residual` on the ``side`` x ``side`` view of a manifest, streamed by workers.
+
+    Same seeded epoch orders; each epoch's batches are decoded by a DataLoader
+    that follows them, so memory stays bounded by a few batches.
+    """
+    from layerwise.data.lowres import low_res_chunks  # manifests only
+
+    n = len(ManifestDataset(data_path, "train"))
+
+    def fetch(order):
+        return low_res_chunks(data_path, "train", side, None, workers, [o.tolist() for o in order])
+
+    return _train((n, 3, side, side), fetch, cfg, scratch, device, data_path)
+
+
+def _train(shape, fetch, cfg, scratch, device, source):
     torch.manual_seed(cfg["seed"])
-    model = ResidualAutoencoder(in_channels=images.shape[1], width=cfg["width"])
-    model.check_input(images.shape, source)
+    model = ResidualAutoencoder(in_channels=shape[1], width=cfg["width"])
+    model.check_input(shape, source)
     model.to(device)
     opt = make_optimizer(model.parameters(), cfg)
 
     def epoch_fn(epoch):
         model.train()
         total, count = 0.0, 0
-        order = inputs.batches(len(images), cfg["batch_size"], inputs.generator(cfg["seed"], "ae", epoch))
-        for idx in tqdm(order, desc=f"autoencoder epoch {epoch + 1}", leave=False):
-            x = inputs.to_float(images[idx]).to(device)
+        order = inputs.batches(shape[0], cfg["batch_size"], inputs.generator(cfg["seed"], "ae", epoch))
+        for batch in tqdm(fetch(order), total=len(order), desc=f"autoencoder epoch {epoch + 1}", leave=False):
+            x = inputs.to_float(batch).to(device)
             loss = F.mse_loss(model(x), x)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            total += loss.item() * len(idx)
-            count += len(idx)
+            total += loss.item() * len(batch)
+            count += len(batch)
         return {"recon_loss": total / count}
 
     history = run_phase("autoencoder", cfg["epochs"], epoch_fn, {"model": model}, opt, scratch, cfg)

@@ -20,9 +20,10 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-def imagenet_transform(train):
-    """The standard pipelines: RandomResizedCrop(224)+flip, or Resize(256)+CenterCrop(224)."""
-    crop = [v2.RandomResizedCrop(224), v2.RandomHorizontalFlip()] if train else [v2.Resize(256), v2.CenterCrop(224)]
+def imagenet_transform(train, size=224):
+    """The standard pipelines: RandomResizedCrop(224)+flip, or Resize(256)+CenterCrop(224) (at ``size``)."""
+    resize = round(size * 256 / 224)
+    crop = [v2.RandomResizedCrop(size), v2.RandomHorizontalFlip()] if train else [v2.Resize(resize), v2.CenterCrop(size)]
     return v2.Compose(
         [v2.PILToTensor(), *crop, v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
     )

@@ -66,6 +66,12 @@ def open_data(path):
     return f
 
 
+def is_manifest(path):
+    """True for an ImageNet-style manifest (paths, no pixels)."""
+    with open_data(path) as f:
+        return "images" not in f
+
+
 def _check_split(path, split):
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")

@@ -8,6 +8,7 @@ import re
 
 import numpy as np
 
+from layerwise.data.lowres import low_res_chunks
 from layerwise.data.store import load_split, open_data
 from layerwise.errors import InputError
 from layerwise.h5io import open_checked
@@ -57,16 +58,42 @@ def project_pixels(images, dim, seed):
     return out
 
 
-def load_features(spec, data_path, features_path, dim, seed):
-    """Training-split features float32 (N_train, D), row i = training index i."""
+def project_stream(chunks, n, dim, seed):
+    """:func:`project_pixels` of uint8 (b, H, W, C) chunks streamed once, in bounded memory.
+
+    Centring is linear, (x - m) P = x P - m P, so the mean is subtracted after
+    the single pass instead of needing a first pass over all images.
+    """
+    out, total, proj, lo = None, None, None, 0
+    for block in chunks:
+        flat = np.asarray(block).reshape(len(block), -1)
+        if proj is None:
+            rng = np.random.default_rng(seed)
+            proj = rng.standard_normal((flat.shape[1], dim), dtype=np.float32) / np.float32(np.sqrt(dim))
+            out, total = np.empty((n, dim), np.float32), np.zeros(flat.shape[1], np.float64)
+        total += flat.sum(axis=0, dtype=np.float64)
+        out[lo : lo + len(flat)] = (flat.astype(np.float32) / np.float32(255.0)) @ proj
+        lo += len(flat)
+    if lo != n:
+        raise InputError(f"streamed {lo} images but the training split has {n}")
+    mean = (total / max(n, 1) / 255.0).astype(np.float32)
+    out -= mean @ proj
+    return out
+
+
+def load_features(spec, data_path, features_path, dim, seed, side=32, workers=0):
+    """Training-split features float32 (N_train, D), row i = training index i.
+
+    Manifests (ImageNet) are projected from a ``side`` x ``side`` low-resolution
+    view streamed in chunks by ``workers`` DataLoader workers.
+    """
     n_train = len(train_labels(data_path))
     if spec == "pixels":
         with open_data(data_path) as f:
-            if "images" not in f:
-                raise InputError(
-                    f"{data_path} is a manifest without pixels; set graph.features to "
-                    "'ae:<name>' (autoencoder features) for this dataset."
-                )
+            manifest = "images" not in f
+        if manifest:
+            chunks = low_res_chunks(data_path, "train", side, 256, workers)
+            return project_stream((c.permute(0, 2, 3, 1).numpy() for c in chunks), n_train, dim, seed)
         images, _ = load_split(data_path, "train")
         return project_pixels(images, dim, seed)
     feature_stem(spec)

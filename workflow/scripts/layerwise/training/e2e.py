@@ -14,7 +14,7 @@ from torch import nn
 from layerwise import distributed
 from layerwise.h5io import atomic_path
 from layerwise.models.simcnn import LayeredCNN, count_params
-from layerwise.training import checkpoint
+from layerwise.training import checkpoint, precision
 from layerwise.training.evaluation import pooled, predict, subsample, topk, write_eval
 from layerwise.training.greedy import build_spec
 from layerwise.training.inputs import LayerInputs
@@ -28,11 +28,12 @@ log = logging.getLogger(__name__)
 
 def train_e2e(cfg, data_path, batches_path, out_weights, out_eval, on_step=None):
     rank, world, device = distributed.init_from_env()
-    data = open_source(data_path, cfg["augment"], cfg["seed"], cfg.get("workers", 0))
+    data = open_source(data_path, cfg["augment"], cfg["seed"], cfg.get("workers", 0), cfg)
     spec = build_spec(cfg, data)
     batches, _ = read_batches(batches_path, len(data.train_labels))
     torch.manual_seed(int(cfg["seed"]) * 1000)
     model = LayeredCNN(spec).to(device)
+    precision.apply(model, device, cfg.get("precision", "auto"))
     images = LayerInputs(nn.Identity(), data, device, cache=False)
 
     def evaluate():

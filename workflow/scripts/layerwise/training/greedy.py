@@ -24,7 +24,7 @@ from layerwise.models.simcnn import (
     make_stem,
     spec_from_config,
 )
-from layerwise.training import checkpoint, pruning
+from layerwise.training import checkpoint, precision, pruning
 from layerwise.training.evaluation import pooled, predict, subsample, topk, write_eval
 from layerwise.training.inputs import LayerInputs
 from layerwise.training.loop import Schedule, Step, run_epochs
@@ -81,7 +81,7 @@ def train_layer(cfg, data_path, batches_path, prev_weights, out_weights, out_eva
     """Train layer ``cfg["layer"]``; returns (frozen stack, trained block+head, metrics)."""
     layer = int(cfg["layer"])
     rank, world, device = distributed.init_from_env()
-    data = open_source(data_path, cfg["augment"], cfg["seed"], cfg.get("workers", 0))
+    data = open_source(data_path, cfg["augment"], cfg["seed"], cfg.get("workers", 0), cfg)
     spec = build_spec(cfg, data)
     if not 1 <= layer <= spec.layers or len(prev_weights) != layer - 1:
         raise InputError(f"layer {layer} needs weights of layers 1..{layer - 1} of {spec.layers}")
@@ -91,6 +91,7 @@ def train_layer(cfg, data_path, batches_path, prev_weights, out_weights, out_eva
     width = block_widths(spec)[layer - 1]
     net = Trainable(make_block(spec, layer - 1, pruned=False), make_head(spec, layer - 1, width))
     net.to(device)
+    precision.apply(frozen, device, precision.apply(net, device, cfg.get("precision", "auto")))
     inputs = LayerInputs(frozen, data, device, cfg["cache_frozen"])
 
     def evaluate():

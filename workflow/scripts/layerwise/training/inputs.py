@@ -13,6 +13,7 @@ import torch
 
 from layerwise.data.store import load_split, open_data
 from layerwise.errors import InputError
+from layerwise.training import precision
 
 AUGMENTS = ("none", "flip_crop")
 CROP_PAD = 4  # the standard CIFAR augmentation: 4-pixel zero padding, random crop, flip
@@ -108,7 +109,7 @@ class LayerInputs:
         x = self.source.train_batch(idx, epoch, step)
         with torch.no_grad():
             self.frozen.eval()
-            return self.frozen(x.to(self.device))
+            return self.frozen(precision.to_device(x, self.device))
 
     def chunks(self, name, idx=None, chunk=256):
         """Frozen inputs (no augmentation) of split ``name``, all rows or rows ``idx``, in chunks."""

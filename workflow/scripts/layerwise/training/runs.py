@@ -12,6 +12,11 @@ from layerwise.errors import InputError
 VGG11_LAYERS = 8
 
 
+def store_path(dataset):
+    """The training-image store of an ImageNet-style dataset (rule build_store)."""
+    return f"results/{dataset}/store.h5"
+
+
 class RunPlan:
     def __init__(self, config):
         self.config = config
@@ -76,8 +81,13 @@ class RunPlan:
             "cache_frozen": self.lw["cache_frozen"],
             "eval": self.lw["eval"],
         }
-        if self.config["datasets"][dataset]["kind"] == "imagenet":
-            cfg["workers"] = profile["threads"]  # DataLoader workers decoding the manifest
+        cfg["precision"] = self.lw["precision"]  # auto: bf16 on CUDA, fp32 on CPU
+        data = self.config["datasets"][dataset]
+        if data["kind"] == "imagenet":
+            cfg["workers"] = profile["threads"]  # DataLoader workers reading the store or manifest
+            cfg["image_size"] = profile["image_size"]  # RandomResizedCrop / centre-crop side
+            if data["loader"] == "store":
+                cfg["store"] = {"path": store_path(dataset), **data["store"]}
         if layer is not None:
             cfg["layer"] = int(layer)
         return json.dumps(cfg, sort_keys=True)

@@ -2,10 +2,11 @@
 
 Both give normalised float batches for a list of training indices (with the
 configured augmentation) and, without augmentation, whole splits in chunks.
-Manifests decode images in DataLoader workers (ImageNet pipelines of
-``layerwise.data.datasets``: RandomResizedCrop(224) + flip for training,
-Resize(256) + CenterCrop(224) otherwise); a step's batch is prefetched by a
-loader that follows the mini-batch file in the sampler's order.
+Manifests read the training-image store (``layerwise.training.storesource``,
+the default) or decode the original JPEGs with PIL in DataLoader workers
+(ImageNet pipelines of ``layerwise.data.datasets``: RandomResizedCrop + flip for
+training, Resize + CenterCrop otherwise); a step's batch is prefetched by a
+persistent loader that follows the mini-batch file in the sampler's order.
 """
 
 import torch
@@ -15,6 +16,7 @@ from layerwise.data.datasets import ManifestDataset, imagenet_transform
 from layerwise.data.store import open_data
 from layerwise.distributed import rank_share
 from layerwise.errors import InputError
+from layerwise.training.storesource import Keys, StoreSource
 from layerwise.training.inputs import (
     AUGMENTS,
     augment,
@@ -50,20 +52,28 @@ class PixelSource:
 
 
 class ManifestSource:
+    """Full-size JPEGs decoded by PIL in DataLoader workers (``datasets.<name>.loader: manifest``).
+
+    Slower than the store (benchmarks/imagenet_loader.py) but needs no copy of the tree.
+    One persistent loader is built per job; its batch sampler follows the epoch.
+    """
+
     cacheable = False  # random crops: every epoch sees new inputs
 
-    def __init__(self, data_path, workers):
+    def __init__(self, data_path, workers, size=224):
         self.workers = workers
-        self.train = ManifestDataset(data_path, "train", imagenet_transform(True))
-        self.plain = {"train": ManifestDataset(data_path, "train", imagenet_transform(False)),
-                      "test": ManifestDataset(data_path, "test", imagenet_transform(False))}
+        self.train = ManifestDataset(data_path, "train", imagenet_transform(True, size))
+        self.plain = {"train": ManifestDataset(data_path, "train", imagenet_transform(False, size)),
+                      "test": ManifestDataset(data_path, "test", imagenet_transform(False, size))}
         self.train_labels = torch.as_tensor(self.train.labels, dtype=torch.long)
         self.test_labels = torch.as_tensor(self.plain["test"].labels, dtype=torch.long)
         with open_data(data_path) as f:
             self.num_classes = int(len(f["class_names"]))
-        self.image_shape = (3, 224, 224)
+        self.image_shape = (3, size, size)
         self.sampler, self.rank, self.world = None, 0, 1
-        self._iter, self._next = None, None
+        self._iter, self._next, self._shares = None, None, Keys()
+        self._loader = DataLoader(self.train, batch_sampler=self._shares, num_workers=workers,
+                                  persistent_workers=workers > 0, pin_memory=torch.cuda.is_available())
 
     def attach(self, sampler, rank, world):
         self.sampler, self.rank, self.world = sampler, rank, world
@@ -71,10 +81,9 @@ class ManifestSource:
     def train_batch(self, idx, epoch, step):
         if self._iter is None or self._next != (epoch, step):
             # the sampler is at (epoch, step): prefetch the rest of this epoch's shares
-            shares = [rank_share(row, self.rank, self.world).tolist() for row in self.sampler]
-            loader = DataLoader(self.train, batch_sampler=shares, num_workers=self.workers,
-                                pin_memory=torch.cuda.is_available())
-            self._iter = iter(loader)
+            sampler, rank, world = self.sampler, self.rank, self.world
+            self._shares.make = lambda: (rank_share(row, rank, world).tolist() for row in sampler)
+            self._iter = iter(self._loader)
         x, _ = next(self._iter)
         self._next = (epoch, step + 1)
         return x
@@ -85,12 +94,16 @@ class ManifestSource:
             yield x
 
 
-def open_source(data_path, augment_kind, seed, workers):
-    """A PixelSource for pixel data.h5 files, a ManifestSource for manifests."""
+def open_source(data_path, augment_kind, seed, workers, cfg=None):
+    """PixelSource for pixel data.h5 files; for manifests the store (``cfg["store"]``) or PIL."""
     if augment_kind not in AUGMENTS:
         raise InputError(f"layerwise profile augment: {augment_kind!r} is not one of {AUGMENTS}")
+    cfg = cfg or {}
     with open_data(data_path) as f:
         manifest = "images" not in f
-    if manifest:
-        return ManifestSource(data_path, workers)
-    return PixelSource(data_path, augment_kind, seed)
+    if not manifest:
+        return PixelSource(data_path, augment_kind, seed)
+    size = cfg.get("image_size", 224)
+    if cfg.get("store"):
+        return StoreSource(data_path, cfg["store"], size, seed, workers)
+    return ManifestSource(data_path, workers, size)

@@ -66,6 +66,8 @@ def run_summary(eval_paths):
         "params": int(evals[-1]["num_params"]),
         "train_seconds": float(sum(e["train_seconds"] for e in evals)),
         "peak_mem_mb": float(max(e["peak_mem_mb"] for e in evals)),
+        "layer_peak_mem_mb": [float(e["peak_mem_mb"]) for e in evals],
+        "peak_mem_kind": str(evals[-1].get("peak_mem_kind", "")),
         "layer_top1": per_layer, "layer_top1_ens": per_layer_ens,
         "layer_index": [int(e["layer"]) for e in evals],  # an e2e run is one point at layer J
     }
@@ -90,6 +92,10 @@ def table_rows(dataset, table, rows):
         rec["params"] = runs[0]["params"]
         rec["train_seconds"] = float(np.mean([r["train_seconds"] for r in runs]))
         rec["peak_mem_mb"] = float(np.mean([r["peak_mem_mb"] for r in runs]))
+        # per layer (one value for e2e): users pick presets by the largest one
+        layer_mem = np.mean([r["layer_peak_mem_mb"] for r in runs], axis=0)
+        rec["peak_mem_mb_layers"] = ";".join(f"{m:.1f}" for m in layer_mem)
+        rec["peak_mem_kind"] = runs[0]["peak_mem_kind"]
         for s, value in zip(SCORES, paper.get(row["preset"], (None,) * 4)):
             rec[f"paper_{s}"] = "" if value is None else value
         for s in ("top1", "top1_ens"):
