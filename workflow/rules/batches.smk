@@ -2,7 +2,7 @@
 
 
 wildcard_constraints:
-    sampler="robust-flat|robust-hier|random-s[0-9]+",
+    sampler="robust-flat|robust-hier|robust-sat|random-s[0-9]+",
 
 
 SAMPLERS = list(config["batches"]["samplers"]) + [
@@ -10,10 +10,19 @@ SAMPLERS = list(config["batches"]["samplers"]) + [
 ]
 
 
-# Only the keys that change a partition, so editing figure settings reruns nothing else.
-BATCHES_PARAMS = {
-    key: config["batches"][key] for key in ("batch_size", "levels", "method")
-}
+
+def batches_params(dataset):
+    """Only the keys that change a partition (figure settings rerun nothing else), with the
+    dataset's entry in batches.datasets over the global batch_size / levels."""
+    own = config["batches"].get("datasets", {}).get(dataset, {})
+    return {
+        "batch_size": own.get("batch_size", config["batches"]["batch_size"]),
+        "levels": own.get("levels", config["batches"]["levels"]),
+        "method": config["batches"]["method"],
+        # The config section that the sizes come from, for error messages.
+        "key": f"batches.datasets.{dataset}" if own else "batches",
+    }
+
 
 
 rule partition_batches:
@@ -32,9 +41,9 @@ rule partition_batches:
         mem_mb=4000,
         runtime="1h",
     params:
-        cfg=as_json(BATCHES_PARAMS),
+        cfg=lambda wildcards: as_json(batches_params(wildcards.dataset)),
     shell:
-        "python workflow/scripts/partition_batches.py --graph {input.graph}"
+        "python workflow/scripts/partition_batches.py --graph {input.graph} --threads {threads}"
         " --sampler {wildcards.sampler} --out {output.batches} --params {params.cfg:q} > {log} 2>&1"
 
 
@@ -71,7 +80,7 @@ rule partition_figures:
     params:
         cfg=lambda wildcards: as_json(
             {
-                "batch_size": config["batches"]["batch_size"],
+                "batch_size": batches_params(wildcards.dataset)["batch_size"],
                 "figures": config["batches"]["figures"],
             }
         ),
