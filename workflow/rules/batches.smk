@@ -10,7 +10,6 @@ SAMPLERS = list(config["batches"]["samplers"]) + [
 ]
 
 
-
 def batches_params(dataset):
     """Only the keys that change a partition (figure settings rerun nothing else), with the
     dataset's entry in batches.datasets over the global batch_size / levels."""
@@ -22,7 +21,6 @@ def batches_params(dataset):
         # The config section that the sizes come from, for error messages.
         "key": f"batches.datasets.{dataset}" if own else "batches",
     }
-
 
 
 rule partition_batches:

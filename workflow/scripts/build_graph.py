@@ -37,13 +37,9 @@ def main(args):
     feats = features.load_features(spec, args.data, args.features_file, params["projection_dim"], params["seed"])
     logging.info("features %s: %s in %.1fs", spec, feats.shape, time.perf_counter() - start)
     start = time.perf_counter()
-    dense = build.dense_classes(labels, params["form"], params["dense_budget_mb"])
-    arrays = {
-        "class_dense": dense,
-        "dense": build.build_dense(feats, labels, params["kernel"], dtype, classes=dense),
-        "knn": build.build_knn(feats, labels, params["knn"], params["kernel"], dtype, args.threads, classes=~dense),
-        "features": None if dense.all() else feats,
-    }
+    arrays = build.build_graph(feats, labels, params["form"], params["dense_budget_mb"], params["knn"],
+                               params["kernel"], dtype, args.threads)
+    dense = arrays["class_dense"]
     logging.info("graph (%s, %s) built in %.1fs: %d of %d classes dense (f_NN of paper 000), %d kNN "
                  "(knn=%d, approximation)", params["form"], params["kernel"], time.perf_counter() - start,
                  dense.sum(), len(dense), (~dense).sum(), params["knn"])

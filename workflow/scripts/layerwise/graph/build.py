@@ -123,6 +123,18 @@ def build_dense(features, labels, kernel, dtype=np.float32, classes=None):
     return data, block_offsets
 
 
+def build_graph(features, labels, form, budget_mb, knn, kernel, dtype=np.float32, threads=1):
+    """The arrays of a graph file (graph.store.write_graph): dense blocks for the classes
+    that fit, kNN CSR for the others, and the features when some class is kNN."""
+    dense = dense_classes(labels, form, budget_mb)
+    return {
+        "class_dense": dense,
+        "dense": build_dense(features, labels, kernel, dtype, classes=dense),
+        "knn": build_knn(features, labels, knn, kernel, dtype, threads, classes=~dense),
+        "features": None if dense.all() else features,
+    }
+
+
 def merge_csr(labels, dense_data, block_offsets, knn=None):
     """One CSR over training indices: rows of dense classes cover every item of their class
     (from the flat blocks), the other rows come from the kNN CSR ``knn`` = (indptr, indices, data)."""
