@@ -10,17 +10,28 @@ SAMPLERS = list(config["batches"]["samplers"]) + [
 ]
 
 
-def batches_params(dataset):
-    """Only the keys that change a partition (figure settings rerun nothing else), with the
-    dataset's entry in batches.datasets over the global batch_size / levels."""
-    own = config["batches"].get("datasets", {}).get(dataset, {})
-    return {
-        "batch_size": own.get("batch_size", config["batches"]["batch_size"]),
-        "levels": own.get("levels", config["batches"]["levels"]),
+# Per dataset, only the keys that change a partition (figure settings rerun nothing else): the
+# dataset's entry in batches.datasets over the global batch_size / levels, and the config
+# section they come from (for error messages).
+BATCHES_PARAMS = {
+    name: {
+        "batch_size": config["batches"]
+        .get("datasets", {})
+        .get(name, {})
+        .get("batch_size", config["batches"]["batch_size"]),
+        "levels": config["batches"]
+        .get("datasets", {})
+        .get(name, {})
+        .get("levels", config["batches"]["levels"]),
         "method": config["batches"]["method"],
-        # The config section that the sizes come from, for error messages.
-        "key": f"batches.datasets.{dataset}" if own else "batches",
+        "key": (
+            f"batches.datasets.{name}"
+            if name in config["batches"].get("datasets", {})
+            else "batches"
+        ),
     }
+    for name in config["datasets"]
+}
 
 
 rule partition_batches:
@@ -39,7 +50,7 @@ rule partition_batches:
         mem_mb=4000,
         runtime="1h",
     params:
-        cfg=lambda wildcards: as_json(batches_params(wildcards.dataset)),
+        cfg=lambda wildcards: as_json(BATCHES_PARAMS[wildcards.dataset]),
     shell:
         "python workflow/scripts/partition_batches.py --graph {input.graph} --threads {threads}"
         " --sampler {wildcards.sampler} --out {output.batches} --params {params.cfg:q} > {log} 2>&1"
@@ -78,7 +89,7 @@ rule partition_figures:
     params:
         cfg=lambda wildcards: as_json(
             {
-                "batch_size": batches_params(wildcards.dataset)["batch_size"],
+                "batch_size": BATCHES_PARAMS[wildcards.dataset]["batch_size"],
                 "figures": config["batches"]["figures"],
             }
         ),
