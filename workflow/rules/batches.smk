@@ -15,22 +15,17 @@ SAMPLERS = list(config["batches"]["samplers"]) + [
 # section they come from (for error messages).
 BATCHES_PARAMS = {
     name: {
-        "batch_size": config["batches"]
-        .get("datasets", {})
-        .get(name, {})
-        .get("batch_size", config["batches"]["batch_size"]),
-        "levels": config["batches"]
-        .get("datasets", {})
-        .get(name, {})
-        .get("levels", config["batches"]["levels"]),
-        "method": config["batches"]["method"],
-        "key": (
-            f"batches.datasets.{name}"
-            if name in config["batches"].get("datasets", {})
-            else "batches"
+        "batch_size": own.get("batch_size") or config["batches"]["batch_size"],
+        "levels": (
+            own["levels"]
+            if own.get("levels") is not None
+            else config["batches"]["levels"]
         ),
+        "method": config["batches"]["method"],
+        "key": f"batches.datasets.{name}" if own else "batches",
     }
     for name in config["datasets"]
+    for own in [config["batches"].get("datasets", {}).get(name) or {}]
 }
 
 
