@@ -106,11 +106,11 @@ def test_greedy_upper_bound_against_brute_force():
     assert min(gaps) == pytest.approx(1.0)  # the bound is attained on some instances
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(3))
 def test_highs_oracle_theorem1_and_certificate(seed):
     """HiGHS (Appendix E) as the exact optimum, also beyond enumeration and for unequal capacities."""
     rng = np.random.default_rng(100 + seed)
-    for n, caps in [(8, [4, 4]), (9, [3, 3, 3]), (10, [4, 3, 3]), (12, [4, 4, 4]), (14, [5, 5, 4]), (15, [5, 5, 5])]:
+    for n, caps in [(8, [4, 4]), (9, [3, 3, 3]), (10, [4, 3, 3]), (12, [4, 4, 4]), (14, [5, 5, 4])]:
         w = _facility(rng, n)
         fl = FacilityLocation.from_dense(w)
         opt = milp_opt(w, caps)
