@@ -79,6 +79,9 @@ def test_hierarchy_is_a_partition_with_balanced_capacities(n, levels, bs):
     assert [s.block_size for s in result.levels] == levels + [bs]
     lazy = hierarchy.partition(fl, levels, bs, "lazy")
     assert all(np.array_equal(a, b) for a, b in zip(lazy.batches, result.batches))
+    threaded = hierarchy.partition(fl, levels, bs, threads=3)  # parallel calls, same partition
+    assert all(np.array_equal(a, b) for a, b in zip(threaded.batches, result.batches))
+    assert [s.tau for s in threaded.levels] == [s.tau for s in result.levels]
 
 
 @pytest.mark.parametrize(
