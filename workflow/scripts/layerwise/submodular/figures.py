@@ -111,9 +111,9 @@ def plot_queues(path, n, blocks, lazy, otf):
     ax.set_xlabel("assignments")
     ax.set_ylabel("sum of priority-queue sizes")
     if saving >= 0:
-        title = f"Figure 6: |V|={n}, m={blocks}; on-the-fly peak {saving:.0%} lower (paper ~25%)"
+        title = f"Figure 6: |V|={n}, m={blocks}; on-the-fly peak {saving:.1%} lower (paper ~25%)"
     else:  # Algorithm 3 has no worst-case saving (Appendix B); say so when it happens
-        title = (f"Figure 6: |V|={n}, m={blocks}; on-the-fly peak {-saving:.0%} ABOVE lazy here\n"
+        title = (f"Figure 6: |V|={n}, m={blocks}; on-the-fly peak {-saving:.1%} ABOVE lazy here\n"
                  "(no saving in the worst case, Appendix B; paper ~25% lower)")
     ax.set_title(title, fontsize=8)
     ax.legend(fontsize=8)
