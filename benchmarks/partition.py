@@ -169,7 +169,10 @@ def python_lazy_partition(fl, caps):
 
     def gain(u, c):
         lo, hi = ptr[u], ptr[u + 1]
-        return float(np.maximum(dat[lo:hi] - c[idx[lo:hi]], 0).sum())
+        # float64 terms summed in row order, as the compiled kernel does (a float32 or
+        # pairwise sum rounds differently and can flip near-ties on dense rows)
+        terms = np.maximum(dat[lo:hi].astype(np.float64) - c[idx[lo:hi]].astype(np.float64), 0)
+        return float(np.cumsum(terms)[-1]) if hi > lo else 0.0
 
     for _ in range(sum(caps)):
         j = min((b for b in range(m) if sizes[b] < caps[b]), key=lambda b: values[b])
