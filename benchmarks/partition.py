@@ -3,7 +3,12 @@
     .venv/bin/python benchmarks/partition.py [--shapes cifar100 imagenet] [--workdir DIR]
 
 Features are synthetic (per-class Gaussian clusters, d=256, seeded): the shape is
-what matters for speed. Every phase runs in a fresh subprocess so its peak RSS
+what matters for speed. CIFAR-100 shape partitions the dense f_NN graph (the
+default graph.form auto keeps it dense); ImageNet shape (1000 x 1300, levels
+32768/16384/8192/4096, batch 256 as in paper 003) the kNN graph, since its dense
+blocks (6.4 GiB) exceed graph.dense_budget_mb; its level calls run in 2 threads.
+Figure 5's slope is measured on real features: the shared CIFAR-10 subset's pixels
+(projected as graph.features: pixels does), dense graph, m = 20, min of 5 runs. Every phase runs in a fresh subprocess so its peak RSS
 (VmHWM) is its own; "extra" memory is the peak minus the RSS after loading the
 inputs. Each line prints our number beside the paper's (16-core machine) and
 ratios against a baseline run in this same command:
@@ -30,11 +35,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scrip
 
 SHAPES = {"cifar100": (100, 400), "imagenet": (1000, 1300)}
 LEVELS = {"cifar100": [1024, 512], "imagenet": [32768, 16384, 8192, 4096]}
+BATCHES = {"cifar100": 128, "imagenet": 256}
+FORMS = {"cifar100": "dense", "imagenet": "knn"}
+THREADS = {"cifar100": 1, "imagenet": 2}
+SUBSET = Path("/work/shared/data/cifar10-subset")
 PAPER = {
     "cifar100": {"graph": "3 min", "flat_mem": "234 MB", "hier_mem": "30 MB"},
     "imagenet": {"graph": "89 min", "flat_mem": "151 GB", "hier_mem": "4.6 GB"},
 }
-KNN, DIM, BATCH = 20, 256, 128
+KNN, DIM = 20, 256
 
 
 def _rss_mb(field):
@@ -63,10 +72,12 @@ def phase_graph(shape, workdir, form):
     if form == "knn":
         indptr, indices, data = build.build_knn(feats, labels, KNN, "cosine", np.float32, threads=2)
         secs, cpu = time.perf_counter() - start, time.process_time() - cpu
-        np.savez(Path(workdir) / f"{shape}.npz", indptr=indptr, indices=indices, data=data, labels=labels)
     else:
-        build.build_dense(feats, labels, "cosine", np.float16)
+        dense, offsets = build.build_dense(feats, labels, "cosine", np.float32)
         secs, cpu = time.perf_counter() - start, time.process_time() - cpu
+        indptr, indices, data = build.dense_to_csr(labels, dense, offsets)
+    if form == FORMS[shape]:
+        np.savez(Path(workdir) / f"{shape}.npz", indptr=indptr, indices=indices, data=data, labels=labels)
     return {"seconds": secs, "cpu": cpu, "extra_mb": _rss_mb("VmHWM") - base, "peak_mb": _rss_mb("VmHWM")}
 
 
@@ -78,25 +89,71 @@ def _load(shape, workdir):
 
 
 def phase_partition(shape, workdir, levels, method):
+    import hashlib
+
     from layerwise.submodular import hierarchy
 
     fl = _load(shape, workdir)
     hierarchy.partition(fl.subproblem(np.arange(2000)), [], 100, method)  # compile/load numba cache
     base = _rss_mb("VmRSS")
     start, cpu = time.perf_counter(), time.process_time()
-    res = hierarchy.partition(fl, levels, BATCH, method)
+    res = hierarchy.partition(fl, levels, BATCHES[shape], method, threads=THREADS[shape])
     secs, cpu = time.perf_counter() - start, time.process_time() - cpu
+    digest = hashlib.sha256(b"".join(np.asarray(b, np.int64).tobytes() + b"|" for b in res.batches)).hexdigest()[:16]
     return {"seconds": secs, "cpu": cpu, "extra_mb": _rss_mb("VmHWM") - base, "peak_mb": _rss_mb("VmHWM"), "tau": res.tau,
-            "min_value": float(res.values.min()), "peak_queue": max(s.peak_queue for s in res.levels)}
+            "min_value": float(res.values.min()), "peak_queue": max(s.peak_queue for s in res.levels),
+            "level_seconds": [s.seconds for s in res.levels], "sha": digest}
+
+
+def phase_same(shape, workdir):
+    """The level-1 call of the CIFAR-100-shape hierarchy with the code before issue 12 (16-byte
+    (float64, float64) heap entries, git 6022b79) and now: the same blocks, item for item."""
+    import importlib.util
+
+    from layerwise.submodular import hierarchy
+    from layerwise.submodular.minblock import min_block_greedy
+
+    old_src = subprocess.run(["git", "show", "6022b79:workflow/scripts/layerwise/submodular/minblock.py"],
+                             capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], check=True).stdout
+    path = Path(workdir) / "minblock_6022b79.py"
+    path.write_text(old_src)
+    spec = importlib.util.spec_from_file_location("minblock_6022b79", path)
+    old = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(old)
+    fl = _load(shape, workdir)
+    leaf, bounds = hierarchy.level_layout(fl.n, LEVELS[shape], BATCHES[shape])
+    caps = hierarchy.level_capacities(leaf, bounds[0])
+    out = {}
+    for name, fn in (("old", old.min_block_greedy), ("new", min_block_greedy)):
+        fn(fl.subproblem(np.arange(2000)), [100] * 20, "onthefly")
+        start = time.perf_counter()
+        out[name] = fn(fl, caps, "onthefly")
+        out[name + "_s"] = time.perf_counter() - start
+    same = all(np.array_equal(a, b) for a, b in zip(out["old"].blocks, out["new"].blocks))
+    return {"same": bool(same), "old_s": out["old_s"], "new_s": out["new_s"], "m": len(caps),
+            "evals_old": out["old"].evals, "evals_new": out["new"].evals}
 
 
 def phase_slope(shape, workdir):
-    from layerwise.submodular import figures
+    """Figure 5 on real features: the CIFAR-10 subset's projected pixels, dense f_NN graph."""
+    import pickle
 
-    fl = _load(shape, workdir)
-    figures.runtime_curve(fl, [400], 20, 1, 0)  # warm the compiled code
-    ns, secs, slope = figures.runtime_curve(fl, [1000, 2000, 4000, 8000, 16000, 40000], 20, 5, 0)
-    return {"n": ns.tolist(), "seconds": secs.tolist(), "slope": slope}
+    from layerwise.graph import build, features
+    from layerwise.submodular import figures
+    from layerwise.submodular.facility import FacilityLocation
+
+    images, labels = [], []
+    for i in range(1, 6):
+        with open(SUBSET / f"data_batch_{i}", "rb") as f:
+            d = pickle.load(f, encoding="bytes")
+        images.append(np.asarray(d[b"data"], np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
+        labels.append(np.asarray(d[b"labels"], np.int64))
+    images, labels = np.concatenate(images), np.concatenate(labels)
+    feats = features.project_pixels(images, DIM, 0)
+    fl = FacilityLocation(*build.dense_to_csr(labels, *build.build_dense(feats, labels, "cosine")), ncols=len(labels))
+    figures.runtime_curve(fl, [400], 20, 1, 0, 400)  # warm the compiled code
+    c = figures.runtime_curve(fl, [1000, 2000, 4000, 6000, 10000], 20, 5, 0, 2000)
+    return {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in c.items()} | {"items": len(labels)}
 
 
 def python_lazy_partition(fl, caps):
@@ -112,7 +169,10 @@ def python_lazy_partition(fl, caps):
 
     def gain(u, c):
         lo, hi = ptr[u], ptr[u + 1]
-        return float(np.maximum(dat[lo:hi] - c[idx[lo:hi]], 0).sum())
+        # float64 terms summed in row order, as the compiled kernel does (a float32 or
+        # pairwise sum rounds differently and can flip near-ties on dense rows)
+        terms = np.maximum(dat[lo:hi].astype(np.float64) - c[idx[lo:hi]].astype(np.float64), 0)
+        return float(np.cumsum(terms)[-1]) if hi > lo else 0.0
 
     for _ in range(sum(caps)):
         j = min((b for b in range(m) if sizes[b] < caps[b]), key=lambda b: values[b])
@@ -196,7 +256,7 @@ def main():
     if args.phase:
         name, shape, workdir, *rest = args.phase
         fn = {"graph": phase_graph, "partition": phase_partition, "slope": phase_slope,
-              "profile": phase_profile, "apricot": phase_apricot}[name]
+              "profile": phase_profile, "apricot": phase_apricot, "same": phase_same}[name]
         if name == "partition":
             rest = [json.loads(rest[0]), rest[1]]
         cpu = time.process_time()
@@ -209,41 +269,63 @@ def main():
         return
     workdir = args.workdir or tempfile.mkdtemp(prefix="partition-bench-")
     print("machine: this run's CPU (2 cores, shared); paper: 16-core CPU for the graph, 1 core for Algorithm 1")
+    print("load at start:", Path("/proc/loadavg").read_text().strip())
     for shape in args.shapes:
         classes, per = SHAPES[shape]
-        n = classes * per
-        print(f"\n== {shape} shape: {classes} classes x {per}, d={DIM}, |V|={n}, knn={KNN}, batch {BATCH}")
+        n, bs = classes * per, BATCHES[shape]
+        print(f"\n== {shape} shape: {classes} classes x {per}, d={DIM}, |V|={n}, knn={KNN}, batch {bs}, "
+              f"partitioned graph: {FORMS[shape]}")
         g = run_phase("graph", shape, workdir, "knn")
-        print(f"graph knn (faiss exact, 2 threads): {g['seconds']:7.2f} s ({g['cpu']:.0f} CPU s)  extra {g['extra_mb']:7.0f} MB   paper (dense, 16 cores): {PAPER[shape]['graph']}")
+        print(f"graph knn (faiss exact, 2 threads): {g['seconds']:7.2f} s ({g['cpu']:.0f} CPU s)  extra {g['extra_mb']:7.0f} MB   paper (dense, 16 cores): {PAPER[shape]['graph']}"
+              + ("   target <= 15 s" if shape == "imagenet" else ""))
         if shape == "cifar100":
             d = run_phase("graph", shape, workdir, "dense")
-            print(f"graph dense (float16):              {d['seconds']:7.2f} s ({d['cpu']:.0f} CPU s)  extra {d['extra_mb']:7.0f} MB   knn/dense time ratio {g['seconds'] / d['seconds']:.2f}")
-        hier = {m: run_phase("partition", shape, workdir, json.dumps(LEVELS[shape]), m) for m in ("onthefly", "lazy")}
+            print(f"graph dense (float32):              {d['seconds']:7.2f} s ({d['cpu']:.0f} CPU s)  extra {d['extra_mb']:7.0f} MB   knn/dense time ratio {g['seconds'] / d['seconds']:.2f}")
+        else:
+            print(f"graph dense: not built: {classes * per * per * 4 / 2**30:.1f} GiB of float32 blocks > graph.dense_budget_mb "
+                  "(1 GiB), so graph.form auto makes every class kNN (an approximation; batches files score it under the dense f_NN)")
+        methods = ("onthefly", "lazy") if shape == "cifar100" else ("onthefly",)
+        hier = {m: run_phase("partition", shape, workdir, json.dumps(LEVELS[shape]), m) for m in methods}
         for m, r in hier.items():
-            print(f"hierarchical {LEVELS[shape] + [BATCH]} {m:8}: {r['seconds']:7.2f} s ({r['cpu']:.0f} CPU s)  extra {r['extra_mb']:6.0f} MB, peak RSS {r['peak_mb']:6.0f} MB  "
-                  f"peak queue {r['peak_queue']:>9}  tau {r['tau']}   paper peak memory: {PAPER[shape]['hier_mem']}")
-        print(f"  ratio lazy/on-the-fly: time {hier['lazy']['seconds'] / hier['onthefly']['seconds']:.2f}, "
-              f"peak queue {hier['lazy']['peak_queue'] / hier['onthefly']['peak_queue']:.2f}, same min block: "
-              f"{hier['lazy']['min_value'] == hier['onthefly']['min_value']}")
-        m_flat = -(-n // BATCH)
+            lv = "/".join(f"{x:.1f}" for x in r["level_seconds"])
+            print(f"hierarchical {LEVELS[shape] + [bs]} {m:8} ({THREADS[shape]} threads): {r['seconds']:7.2f} s ({r['cpu']:.0f} CPU s; levels {lv} s)  "
+                  f"extra {r['extra_mb']:6.0f} MB, peak RSS {r['peak_mb']:6.0f} MB  peak queue {r['peak_queue']:>9}  tau {r['tau']}  "
+                  f"partition sha {r['sha']}   paper peak memory: {PAPER[shape]['hier_mem']}"
+                  + ("   target <= 60 s, <= 800 MB" if shape == "imagenet" else ""))
+        if "lazy" in hier:
+            print(f"  ratio lazy/on-the-fly: time {hier['lazy']['seconds'] / hier['onthefly']['seconds']:.2f}, "
+                  f"peak queue {hier['lazy']['peak_queue'] / hier['onthefly']['peak_queue']:.2f}, same partition: "
+                  f"{hier['lazy']['sha'] == hier['onthefly']['sha']}")
+        m_flat = -(-n // bs)
         if shape == "cifar100":
+            same = run_phase("same", shape, workdir)
+            print(f"level-1 call (m={same['m']}), code before issue 12 (16-byte heap entries) vs now (8-byte): "
+                  f"{same['old_s']:.2f} s vs {same['new_s']:.2f} s (ratio {same['old_s'] / same['new_s']:.2f}), "
+                  f"evaluations {same['evals_old']} vs {same['evals_new']}, same blocks item for item: {same['same']}")
             flat = run_phase("partition", shape, workdir, "[]", "onthefly")
             print(f"flat (Algorithm 3, m={m_flat}):       {flat['seconds']:7.2f} s ({flat['cpu']:.0f} CPU s)  extra {flat['extra_mb']:6.0f} MB, peak RSS {flat['peak_mb']:6.0f} MB  "
                   f"peak queue {flat['peak_queue']:>9}   paper peak memory: {PAPER[shape]['flat_mem']}")
             h = hier["onthefly"]
             print(f"  ratio flat/hierarchical: time {flat['seconds'] / h['seconds']:.2f}, extra memory {flat['extra_mb'] / max(h['extra_mb'], 1):.1f}, "
                   f"min block {flat['min_value'] / h['min_value']:.3f} (paper memory ratio {234 / 30:.1f})")
-            s = run_phase("slope", shape, workdir)
-            pts = ", ".join(f"{a}:{b:.3f}s" for a, b in zip(s["n"], s["seconds"]))
-            print(f"Figure 5 (m=20, min of 5): {pts}\n  slope {s['slope']:.3f}   paper 1.345")
+            if SUBSET.exists():
+                s = run_phase("slope", shape, workdir)
+                pts = ", ".join(f"{a}:{b:.3f}s/{e / a:.1f}ev" for a, b, e in zip(s["n"], s["seconds"], s["evals"]))
+                eager = ", ".join(f"{a}:{b:.3f}s" for a, b in zip(s["eager_n"], s["eager_seconds"]))
+                print(f"Figure 5 on the CIFAR-10 subset's pixels ({s['items']} items, dense f_NN, m=20, min of 5, one thread; "
+                      f"|V|: seconds/evaluations per item): {pts}\n  non-lazy baseline: {eager} (slope {s['eager_slope']:.2f})"
+                      f"\n  slope {s['slope']:.3f} +- {s['slope_se']:.3f} over |V| {min(s['n'])}-{max(s['n'])}   paper 1.345")
+            else:
+                print(f"Figure 5: skipped ({SUBSET} not found)")
             prof = run_phase("profile", shape, workdir)
             print(f"pure-Python heapq Algorithm 1 vs compiled (|V|=4000, m=20): {prof['python']:.2f} s vs {prof['numba']:.4f} s "
                   f"= {prof['python'] / prof['numba']:.0f}x, same partition: {prof['same']}")
             print("  cProfile of the Python version (top by own time):\n    " + "\n    ".join(prof["profile"]))
         else:
-            gb = m_flat * n * (4 + 12) / 1e9
+            gb = m_flat * n * (4 + 8) / 1e9
             print(f"flat (m={m_flat}): not run; its coverage vectors and queues alone need ~{gb:.0f} GB "
-                  f"(m*|V|*(4+12) B), paper: {PAPER[shape]['flat_mem']}")
+                  f"(m*|V|*(4+8) B), paper: {PAPER[shape]['flat_mem']}")
+        print("load:", Path("/proc/loadavg").read_text().strip())
     a = run_phase("apricot", "imagenet", workdir)
     print(f"\nsingle-block greedy n=1300, k=128, d=256: ours {a['ours']:.4f} s; apricot cold {a['cold']:.3f} s "
           f"({a['cold'] / a['ours']:.0f}x), apricot with cached kernels {a['warm']:.4f} s ({a['warm'] / a['ours']:.1f}x); "

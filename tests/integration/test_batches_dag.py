@@ -9,7 +9,7 @@ from layerwise.submodular.batchfile import load_batches
 
 pytestmark = pytest.mark.integration
 
-SAMPLERS = ["robust-hier", "robust-flat", "random-s0", "random-s1"]
+SAMPLERS = ["robust-hier", "robust-flat", "robust-sat", "random-s0", "random-s1"]
 
 
 def _config(tmp, **graph):
@@ -20,9 +20,11 @@ def _config(tmp, **graph):
             "datasets": {"tiny": {"kind": "synthetic", "synthetic": synthetic_params(n_train=200, n_test=40)}},
             "graph": {"knn": 5, "projection_dim": 32, **graph},
             "batches": {
-                "batch_size": 16,
-                "levels": [64, 32],
-                "samplers": ["robust-hier", "robust-flat"],
+                # The global sizes do not fit 200 items: the per-dataset entry must win.
+                "batch_size": 256,
+                "levels": [1024, 512],
+                "datasets": {"tiny": {"batch_size": 16, "levels": [64, 32]}},
+                "samplers": ["robust-hier", "robust-flat", "robust-sat"],
                 "random_seeds": [0, 1],
                 "figures": {"sizes": [40, 80, 160], "blocks": 4, "repeats": 1},
             },
@@ -55,7 +57,14 @@ def test_snakemake_builds_batches_and_figures(workflow_dir):
     with open_checked(workflow_dir / "results/tiny/batches/robust-hier.h5", "partition_batches") as f:
         assert list(f["levels/block_size"][()]) == [64, 32, 16]
         assert 0 < f.attrs["certificate_ratio"] <= 1 and f.attrs["tau"] >= 2
+        # 200 items, 13 batches: level 64 gets ceil(13/4) = 4 blocks of 4,3,3,3 batches, level 32 8 blocks.
+        assert list(f["levels/num_blocks"][()]) == [4, 8, 13]
+        assert (f["levels/max_batches"][()] - f["levels/min_batches"][()] <= 1).all()
+        assert (f["levels/ratio"][()] >= 0.6).all() and (f["levels/ratio"][()] <= 1).all()
+        assert np.isnan(f["levels/dense_min_block_value"][()]).all()  # dense graph: nothing to rescore
         hier = f["values"][()].min()
+    with open_checked(workflow_dir / "results/tiny/batches/robust-sat.h5", "partition_batches") as f:
+        assert 0 < f.attrs["certificate_ratio"] <= 1 and f.attrs["method"] == "greedsat"
     with open_checked(workflow_dir / "results/tiny/batches/random-s0.h5", "partition_batches") as f:
         assert hier >= f["values"][()].min()  # robust beats random on the min block
     for name in ("runtime", "queues", "factor"):
@@ -66,5 +75,18 @@ def test_snakemake_builds_batches_and_figures(workflow_dir):
         workflow_dir, "results/tiny/batches/robust-hier.h5", "--forcerun", "partition_batches", "--configfile", str(bad), check=False
     )
     log = (workflow_dir / "results/logs/partition_batches/tiny/robust-hier.log").read_text()
-    assert proc.returncode != 0 and "batches.levels[0]=48 is not a multiple" in log
+    assert proc.returncode != 0 and "batches.datasets.tiny.levels[0]=48 is not a multiple" in log
     assert np.isfinite(hier)
+
+
+def test_knn_graph_reports_the_dense_objective(workflow_dir):
+    """graph.form knn optimises f_kNN <= f_NN; the file also scores every level under the dense f_NN."""
+    cfg = _config(workflow_dir, form="knn")
+    run_snakemake(workflow_dir, "results/tiny/batches/robust-hier.h5", "--configfile", str(cfg))
+    with open_checked(workflow_dir / "results/tiny/batches/robust-hier.h5", "partition_batches") as f:
+        own, dense = f["levels/min_block_value"][()], f["levels/dense_min_block_value"][()]
+        assert f.attrs["graph_approximate"] and np.isfinite(dense).all()
+        assert (dense >= own - 1e-6).all()
+        assert f.attrs["dense_min_block_value"] == dense[-1]
+    log = (workflow_dir / "results/logs/partition_batches/tiny/robust-hier.log").read_text()
+    assert "min block under the dense f_NN of paper 000" in log

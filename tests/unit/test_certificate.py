@@ -59,3 +59,63 @@ def test_appendix_e_milp_agrees_with_enumeration_modular(n, k, seed):
     assert milp_opt(None, k, modular=weights) == pytest.approx(opt, rel=1e-5, abs=1e-6)
     res = min_block_greedy(FacilityLocation.from_dense(np.diag(weights.astype(np.float32))), [k] * (n // k))
     assert res.values.min() >= theorem1_factor(n // k) * opt - 1e-6
+
+
+def _modular(weights):
+    return FacilityLocation.from_dense(np.diag(np.asarray(weights, np.float32)))
+
+
+def test_certificate_is_tight_on_modular_instances_with_known_optimum():
+    from layerwise.submodular.certificate import certificate_parts
+
+    # Equal weights: every balanced partition is optimal, OPT = k; the top-m bound is
+    # total / m = k exactly, and Algorithm 1 attains it: ratio 1.
+    fl = _modular(np.ones(12))
+    assert certificate(fl, [3] * 4) == pytest.approx(3.0, abs=1e-9)
+    assert min_block_greedy(fl, [3] * 4).values.min() == 3.0
+    # One dominant item: OPT = 4 (its block {10,1,1,1} = 13, the other {1,1,1,1} = 4).
+    # Lemma 2 without the best singleton leaves seven 1s: max over |Y| <= 4 is 4 = OPT.
+    w = [10, 1, 1, 1, 1, 1, 1, 1]
+    assert milp_opt(None, 4, modular=np.array(w, float)) == pytest.approx(4.0)
+    assert certificate(_modular(w), [4, 4]) == pytest.approx(4.0, abs=1e-9)
+    # Unequal capacities (3, 4) of seven 1s: OPT = 3, the block of 3. Only the k_min bound
+    # max_{|Y| <= 3} f(Y) = 3 sees it (top-m gives 3.5, Lemma 2 with k_max = 4 gives 4).
+    fl = _modular(np.ones(7))
+    parts = certificate_parts(fl, [3, 4])
+    assert parts["kmin"] == pytest.approx(3.0) and parts["topm"] == pytest.approx(3.5)
+    assert parts["lemma2"] == pytest.approx(4.0) and certificate(fl, [3, 4]) == pytest.approx(3.0)
+    assert milp_opt(None, [3, 4], modular=np.ones(7)) == pytest.approx(3.0)
+
+
+def test_greedy_upper_bound_against_brute_force():
+    """Nemhauser (1 - (1 - 1/k)^k) and Minoux prefix bounds are >= max_{|Y| <= k} f(Y)."""
+    import itertools
+
+    from layerwise.submodular.certificate import greedy_upper_bound
+
+    rng = np.random.default_rng(7)
+    gaps = []
+    for _ in range(40):
+        n = int(rng.integers(4, 10))
+        fl = FacilityLocation.from_dense(_facility(rng, n))
+        for k in range(1, n):
+            best = max(fl.value(c) for c in itertools.combinations(range(n), k))
+            ub = greedy_upper_bound(fl, k)
+            assert ub >= best - 1e-6
+            gaps.append(ub / best if best > 0 else 1.0)
+    assert min(gaps) == pytest.approx(1.0)  # the bound is attained on some instances
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_highs_oracle_theorem1_and_certificate(seed):
+    """HiGHS (Appendix E) as the exact optimum, also beyond enumeration and for unequal capacities."""
+    rng = np.random.default_rng(100 + seed)
+    for n, caps in [(8, [4, 4]), (9, [3, 3, 3]), (10, [4, 3, 3]), (12, [4, 4, 4]), (14, [5, 5, 4])]:
+        w = _facility(rng, n)
+        fl = FacilityLocation.from_dense(w)
+        opt = milp_opt(w, caps)
+        res = min_block_greedy(fl, caps)
+        assert res.values.min() <= opt + 1e-6  # nothing beats the optimum
+        if len(set(caps)) == 1:
+            assert res.values.min() >= theorem1_factor(len(caps)) * opt - 1e-6
+        assert certificate(fl, caps) >= opt - 1e-6

@@ -69,17 +69,56 @@ def test_dense_blocks_and_csr_view():
 
 def test_graph_file_roundtrip_and_knn_too_large(tmp_path):
     feats, labels = _labelled()
-    arrays = build.build_knn(feats, labels, 4, "cosine", np.float16)
+    arrays = build.build_graph(feats, labels, "knn", 0, 4, "cosine", np.float16)
     write_graph(tmp_path / "g.h5", labels, "knn", arrays, {"kernel": "cosine", "knn": 4}, 0)
     g = load_csr(tmp_path / "g.h5")
-    assert g.data.dtype == np.float32 and np.array_equal(g.indices, arrays[1])
-    assert np.array_equal(g.labels, labels)
+    assert g.data.dtype == np.float32 and np.array_equal(g.indices, arrays["knn"][1])
+    assert np.array_equal(g.labels, labels) and g.approximate
     with pytest.raises(InputError, match="graph.knn=1000"):
         build.build_knn(feats, labels, 1000, "cosine")
     with h5py.File(tmp_path / "g.h5", "a") as f:
         del f["indptr"]
     with pytest.raises(InputError, match="rerun build_graph"):
         load_csr(tmp_path / "g.h5")
+
+
+def test_auto_form_takes_smallest_classes_dense_within_budget():
+    labels = np.repeat([0, 1, 2], [10, 30, 20])
+    # Blocks of 10^2 and 20^2 float32 = 400 + 1600 bytes fit 2000 bytes; the 30^2 block does not.
+    dense = build.dense_classes(labels, "auto", 2000 / 2**20)
+    assert dense.tolist() == [True, False, True]
+    assert build.dense_classes(labels, "auto", 1999 / 2**20).tolist() == [True, False, False]
+    assert build.dense_classes(labels, "knn", 1e9).tolist() == [False] * 3
+    assert build.dense_classes(labels, "dense", 0).tolist() == [True] * 3
+
+
+def test_mixed_graph_and_dense_scoring_of_knn_batches(tmp_path):
+    """A mixed graph is f_NN on the dense classes and f_kNN on the others; DenseView scores
+    blocks under the all-dense f_NN exactly as a dense graph file does (class by class)."""
+    from layerwise.graph.store import DenseView
+    from layerwise.submodular.dense_score import dense_block_values
+
+    rng = np.random.default_rng(4)
+    labels = np.repeat([0, 1, 2], [12, 30, 20])
+    rng.shuffle(labels)
+    feats = rng.standard_normal((62, 5)).astype(np.float32) + labels[:, None]
+    for kernel in ("cosine", "gaussian"):
+        mixed = build.build_graph(feats, labels, "auto", 2200 / 2**20, 4, kernel)  # classes 0, 2 dense
+        full = build.build_graph(feats, labels, "dense", 0, 4, kernel)
+        write_graph(tmp_path / "m.h5", labels, "auto", mixed, {"kernel": kernel, "knn": 4}, 0)
+        write_graph(tmp_path / "d.h5", labels, "dense", full, {"kernel": kernel, "knn": 4}, 0)
+        gm, gd = load_csr(tmp_path / "m.h5"), load_csr(tmp_path / "d.h5")
+        assert gm.approximate and not gd.approximate
+        fm, fd = FacilityLocation.from_graph(gm), FacilityLocation.from_graph(gd)
+        owner = rng.integers(0, 5, 62)
+        blocks = [np.flatnonzero(owner == b) for b in range(5)]
+        # Rows of dense classes are identical; kNN rows are a subset: f_kNN <= f_dense.
+        for u in np.flatnonzero(labels != 1):
+            assert np.array_equal(gm.indices[gm.indptr[u] : gm.indptr[u + 1]], gd.indices[gd.indptr[u] : gd.indptr[u + 1]])
+        assert all(fm.value(b) <= fd.value(b) + 1e-9 for b in blocks)
+        got = dense_block_values(DenseView(tmp_path / "m.h5"), [owner, owner % 2], 5)
+        np.testing.assert_allclose(got[0], fd.block_values(blocks), rtol=1e-5)
+        np.testing.assert_allclose(got[1][:2], fd.block_values([np.flatnonzero(owner % 2 == b) for b in range(2)]), rtol=1e-5)
 
 
 def test_pixel_projection_is_seeded_and_ae_shape_checked(tmp_path):

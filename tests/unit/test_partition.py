@@ -79,6 +79,9 @@ def test_hierarchy_is_a_partition_with_balanced_capacities(n, levels, bs):
     assert [s.block_size for s in result.levels] == levels + [bs]
     lazy = hierarchy.partition(fl, levels, bs, "lazy")
     assert all(np.array_equal(a, b) for a, b in zip(lazy.batches, result.batches))
+    threaded = hierarchy.partition(fl, levels, bs, threads=3)  # parallel calls, same partition
+    assert all(np.array_equal(a, b) for a, b in zip(threaded.batches, result.batches))
+    assert [s.tau for s in threaded.levels] == [s.tau for s in result.levels]
 
 
 @pytest.mark.parametrize(
@@ -110,3 +113,93 @@ def test_samplers_write_partitions_bit_identically(tmp_path):
         load_batches(paths[0], n_train=n + 1)
     with pytest.raises(InputError, match="random-s<seed>"):
         run_sampler("random-sx", graph, 32, [])
+
+
+# Items 0..11 with modular weights (each item covers only itself).
+HAND_W = np.array([38, 34, 31, 30, 29, 26, 24, 19, 15, 5, 3, 2], np.float32)
+
+
+def test_tau_and_theorem2_factor_by_hand():
+    """n=12, levels [6], batch 3 (r = 2). Level 1, caps (6, 6), the least-valued open block
+    (smaller index on ties) takes the best item: b0 38 | b1 34 | b1 +31=65 | b0 +30=68 |
+    b1 +29=94 | b0 +26=94 (tie) | b0 +24=118 | b1 +19=113 | b1 +15=128 | b0 +5=123 |
+    b0 +3=126, full and the minimum: stop with sizes (6, 5), t = 5 | b1 +2=130.
+    Level 2 on {38,30,26,24,5,3}: 38 | 30 | +26=56 | 38+24=62 | 56+5=61 full and min: stop
+    with sizes (2, 3), t = 2. On {34,31,29,19,15,2}: 34 | 31 | +29=60 | 34+19=53 |
+    +15=68 full (min is 60, open) | 60+2=62 full and min: sizes (3, 3), t = 3.
+    tau = min over calls = 2; Theorem 2 factor ((2-1)/(2*2-1))^2 * 3/12 = 1/36."""
+    fl = FacilityLocation.from_dense(np.diag(HAND_W))
+    for method in ("lazy", "onthefly"):
+        res = hierarchy.partition(fl, [6], 3, method)
+        assert [s.tau for s in res.levels] == [5, 2] and res.tau == 2
+        got = sorted(sorted(HAND_W[b].tolist()) for b in res.batches)
+        assert got == [[2, 29, 31], [3, 24, 38], [5, 26, 30], [15, 19, 34]]
+        assert res.values.min() == 61
+    assert hierarchy.theorem2_factor(2, 2, 3, 12) == pytest.approx(1 / 36, rel=1e-12)
+    graph = CSRGraph(fl.indptr, fl.indices, fl.data, np.zeros(12, np.int64))
+    _, _, levels, attrs = run_sampler("robust-hier", graph, 3, [6])
+    assert attrs["tau"] == 2 and attrs["theorem2_factor"] == pytest.approx(1 / 36, rel=1e-12)
+    assert [lv["tau"] for lv in levels] == [5, 2]
+    # Paper 000 Appendix F: tau 103 at r = 3 gives 0.123; tau 106 at r = 5 gives 0.0305.
+    assert hierarchy.theorem2_factor(103, 3, 1, 1) == pytest.approx(0.123, abs=5e-4)
+    assert hierarchy.theorem2_factor(106, 5, 1, 1) == pytest.approx(0.0305, abs=5e-5)
+
+
+def test_level_layout_by_hand_and_balanced_at_scale():
+    # n=1000, batch 16: B = 63 batches (1000 = 62*16 + 8: 40 of 16, 23 of 15); level 256 gets
+    # ceil(63/16) = 4 blocks of 16,16,16,15 batches; level 64 splits each into 4: 4,4,4,4 / 4,4,4,3.
+    leaf, bounds = hierarchy.level_layout(1000, [256, 64], 16)
+    assert len(leaf) == 63 and leaf.sum() == 1000 and set(leaf.tolist()) == {15, 16}
+    assert np.diff(bounds[0]).tolist() == [16, 16, 16, 15]
+    assert np.diff(bounds[1]).tolist() == [4] * 15 + [3]
+    assert np.array_equal(bounds[2], np.arange(64))
+    # CIFAR-100 shape: no runt (the old layout ended level 1 with a block of one batch).
+    for n, levels, bs in [(40000, [1024, 512], 128), (1_300_000, [32768, 16384, 8192, 4096], 256),
+                          (20000, [1024, 512], 128), (997, [300, 100], 25), (5000, [1024, 512], 128)]:
+        leaf, bounds = hierarchy.level_layout(n, levels, bs)
+        for i, bd in enumerate(bounds):
+            counts = np.diff(bd)
+            assert counts.max() - counts.min() <= 1 and counts.min() >= 1
+            caps = hierarchy.level_capacities(leaf, bd)
+            assert caps.max() <= ([*levels, bs][i]) and caps.sum() == n
+            if i:  # nesting: every boundary of the level above is a boundary here
+                assert np.isin(bounds[i - 1], bd).all()
+
+
+def test_greedsat_passes_against_a_naive_reference():
+    """c = 0 is Algorithm 1 exactly; other levels follow the welfare greedy on truncated gains."""
+    from layerwise.submodular.greedsat import _saturate, greedsat
+    from layerwise.submodular.minblock import singleton_order
+
+    def naive(w, caps, c):
+        w = w.astype(np.float64)
+        m, n = len(caps), w.shape[1]
+        cov, vals, sizes, owner = np.zeros((m, w.shape[0])), np.zeros(m), np.zeros(m, int), np.full(n, -1)
+        for _ in range(n):
+            gains = np.cumsum(np.maximum(w[None] - cov[:, :, None], 0), axis=1)[:, -1]  # (m, n)
+            gains[:, owner >= 0] = -np.inf
+            open_ = sizes < caps
+            trunc = np.where(open_ & (vals < c), np.minimum(gains.max(axis=1), c - vals), 0)
+            j = int(np.argmax(trunc)) if trunc.max() > 0 else int(np.argmin(np.where(open_, vals, np.inf)))
+            u = int(np.argmax(gains[j]))
+            owner[u], vals[j], sizes[j] = j, vals[j] + gains[j, u], sizes[j] + 1
+            cov[j] = np.maximum(cov[j], w[:, u])
+        return owner, vals
+
+    rng = np.random.default_rng(2)
+    for _ in range(60):
+        w, caps = _instance(rng)
+        w = w + np.float32(1e-3) * rng.random(w.shape).astype(np.float32)  # no exact ties
+        fl = FacilityLocation.from_dense(w)
+        sing = fl.singletons()
+        for c in (0.0, float(sing.sum()) / len(caps) / 2, np.inf):
+            block_of, _, values, _, _ = _saturate(fl.indptr, fl.indices, fl.data, fl.ncols, caps, sing, singleton_order(sing), c)
+            owner, vals = naive(w, caps, c)
+            assert np.array_equal(block_of, owner)
+            np.testing.assert_allclose(values, vals, rtol=1e-9)
+        ref, _ = naive_partition(w, caps)
+        block_of, _, _, _, _ = _saturate(fl.indptr, fl.indices, fl.data, fl.ncols, caps, sing, singleton_order(sing), 0.0)
+        assert all(np.array_equal(np.sort(b), np.sort(np.flatnonzero(block_of == j))) for j, b in enumerate(ref))
+        res = greedsat(fl, caps)
+        assert sorted(np.concatenate(res.blocks).tolist()) == list(range(len(w)))
+        assert [len(b) for b in res.blocks] == caps.tolist()

@@ -2,7 +2,7 @@
 
 
 wildcard_constraints:
-    sampler="robust-flat|robust-hier|random-s[0-9]+",
+    sampler="robust-flat|robust-hier|robust-sat|random-s[0-9]+",
 
 
 SAMPLERS = list(config["batches"]["samplers"]) + [
@@ -10,9 +10,22 @@ SAMPLERS = list(config["batches"]["samplers"]) + [
 ]
 
 
-# Only the keys that change a partition, so editing figure settings reruns nothing else.
+# Per dataset, only the keys that change a partition (figure settings rerun nothing else): the
+# dataset's entry in batches.datasets over the global batch_size / levels, and the config
+# section they come from (for error messages).
 BATCHES_PARAMS = {
-    key: config["batches"][key] for key in ("batch_size", "levels", "method")
+    name: {
+        "batch_size": own.get("batch_size") or config["batches"]["batch_size"],
+        "levels": (
+            own["levels"]
+            if own.get("levels") is not None
+            else config["batches"]["levels"]
+        ),
+        "method": config["batches"]["method"],
+        "key": f"batches.datasets.{name}" if own else "batches",
+    }
+    for name in config["datasets"]
+    for own in [config["batches"].get("datasets", {}).get(name) or {}]
 }
 
 
@@ -32,9 +45,9 @@ rule partition_batches:
         mem_mb=4000,
         runtime="1h",
     params:
-        cfg=as_json(BATCHES_PARAMS),
+        cfg=lambda wildcards: as_json(BATCHES_PARAMS[wildcards.dataset]),
     shell:
-        "python workflow/scripts/partition_batches.py --graph {input.graph}"
+        "python workflow/scripts/partition_batches.py --graph {input.graph} --threads {threads}"
         " --sampler {wildcards.sampler} --out {output.batches} --params {params.cfg:q} > {log} 2>&1"
 
 
@@ -71,7 +84,7 @@ rule partition_figures:
     params:
         cfg=lambda wildcards: as_json(
             {
-                "batch_size": config["batches"]["batch_size"],
+                "batch_size": BATCHES_PARAMS[wildcards.dataset]["batch_size"],
                 "figures": config["batches"]["figures"],
             }
         ),

@@ -38,11 +38,12 @@ def main(args):
                                    side=params.get("side", 32), workers=args.threads)
     logging.info("features %s: %s in %.1fs", spec, feats.shape, time.perf_counter() - start)
     start = time.perf_counter()
-    if params["form"] == "knn":
-        arrays = build.build_knn(feats, labels, params["knn"], params["kernel"], dtype, args.threads)
-    else:
-        arrays = build.build_dense(feats, labels, params["kernel"], dtype)
-    logging.info("graph (%s, %s) built in %.1fs", params["form"], params["kernel"], time.perf_counter() - start)
+    arrays = build.build_graph(feats, labels, params["form"], params["dense_budget_mb"], params["knn"],
+                               params["kernel"], dtype, args.threads)
+    dense = arrays["class_dense"]
+    logging.info("graph (%s, %s) built in %.1fs: %d of %d classes dense (f_NN of paper 000), %d kNN "
+                 "(knn=%d, approximation)", params["form"], params["kernel"], time.perf_counter() - start,
+                 dense.sum(), len(dense), (~dense).sum(), params["knn"])
     write_graph(args.out, labels, params["form"], arrays, params, params["seed"])
 
 

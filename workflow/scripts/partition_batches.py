@@ -5,7 +5,7 @@ import json
 import logging
 
 from layerwise.errors import InputError, run_cli
-from layerwise.graph.store import load_csr
+from layerwise.graph.store import DenseView, load_csr
 from layerwise.submodular.batchfile import write_batches
 from layerwise.submodular.minblock import METHODS
 from layerwise.submodular.samplers import format_levels, parse_sampler, run_sampler
@@ -17,6 +17,7 @@ def get_args_parser():
     p.add_argument("--sampler", required=True, help="robust-flat | robust-hier | random-s<seed>")
     p.add_argument("--out", required=True, help="results/{dataset}/batches/{sampler}.h5")
     p.add_argument("--params", required=True, help="the batches config section as JSON")
+    p.add_argument("--threads", type=int, default=1, help="parallel calls within a hierarchy level")
     return p
 
 
@@ -27,8 +28,10 @@ def main(args):
     if params["method"] not in METHODS:
         raise InputError(f"batches.method={params['method']!r}: expected one of {METHODS}.")
     graph = load_csr(args.graph)
+    dense_view = DenseView(args.graph) if graph.approximate else None
     batches, values, levels, attrs = run_sampler(
-        args.sampler, graph, params["batch_size"], params["levels"], params["method"]
+        args.sampler, graph, params["batch_size"], params["levels"], params["method"],
+        args.threads, dense_view, params.get("key", "batches"),
     )
     print(format_levels(levels))
     print(
@@ -37,6 +40,9 @@ def main(args):
         f"{attrs['certificate_ratio']:.4f}; tau={attrs['tau']}, Theorem 2 factor "
         f"{attrs['theorem2_factor']:.4g}, Theorem 1 factor {attrs['theorem1_factor']:.4g}"
     )
+    if attrs["graph_approximate"]:
+        print(f"kNN graph (approximation of f_NN): min block under the dense f_NN of paper 000 "
+              f"{attrs['dense_min_block_value']:.6g} (under its own f_kNN {attrs['min_block_value']:.6g})")
     write_batches(args.out, batches, values, levels, attrs, params, seed or 0)
 
 

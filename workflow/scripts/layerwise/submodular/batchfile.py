@@ -6,11 +6,15 @@ Layout::
     sizes     int64 (num_batches,)
     values    float64 (num_batches,)                f_NN of every batch
     levels/   one entry per hierarchy level (top first): block_size, num_blocks, calls,
-              tau, min_block_value, bound (certificate: upper bound on OPT for that many
-              blocks), ratio (min_block_value / bound), peak_queue, evals
+              tau, min_block_value, bound (certificate: upper bound on OPT for blocks of
+              that level's capacities), ratio (min_block_value / bound), peak_queue, evals,
+              bound_topm / bound_kmin / bound_lemma2 (the certificate's three bounds),
+              min_capacity, max_capacity, min_batches, max_batches (block sizes in items
+              and in batches), dense_min_block_value (min block under the dense f_NN when
+              the graph uses kNN classes, else NaN)
 
 attrs: sampler, method, tau, theorem1_factor, theorem2_factor, certificate_bound,
-certificate_ratio, min_block_value. Wall times go to the log, not the file, so the
+certificate_ratio, min_block_value, graph_approximate, dense_min_block_value. Wall times go to the log, not the file, so the
 same config gives a bit-identical file.
 """
 
@@ -20,7 +24,10 @@ from layerwise.errors import InputError
 from layerwise.h5io import atomic_h5, open_checked
 
 STAGE = "partition_batches"
-LEVEL_FIELDS = ("block_size", "num_blocks", "calls", "tau", "min_block_value", "bound", "ratio", "peak_queue", "evals")
+LEVEL_FIELDS = ("block_size", "num_blocks", "calls", "tau", "min_block_value", "bound", "ratio", "peak_queue", "evals",
+                "bound_topm", "bound_kmin", "bound_lemma2", "min_capacity", "max_capacity", "min_batches",
+                "max_batches", "dense_min_block_value")
+_FLOAT_FIELDS = ("min_block_value", "bound", "ratio", "bound_topm", "bound_kmin", "bound_lemma2", "dense_min_block_value")
 
 
 def pad_batches(batches):
@@ -40,7 +47,7 @@ def write_batches(path, batches, values, levels, attrs, params, seed):
         f.create_dataset("sizes", data=sizes)
         f.create_dataset("values", data=np.asarray(values, np.float64))
         for name in LEVEL_FIELDS:
-            dtype = np.float64 if name in ("min_block_value", "bound", "ratio") else np.int64
+            dtype = np.float64 if name in _FLOAT_FIELDS else np.int64
             f.create_dataset(f"levels/{name}", data=np.array([lv[name] for lv in levels], dtype))
         for key, value in attrs.items():
             f.attrs[key] = value

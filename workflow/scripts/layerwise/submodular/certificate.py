@@ -1,7 +1,7 @@
 r"""A posteriori upper bounds on OPT for robust partitioning of f_NN (no anchor has these).
 
 OPT_m = max over partitions pi of V into m blocks (any capacities) of min_i f(pi_i).
-Two bounds, both valid for every capacity vector; the certificate is their minimum
+Three bounds, all valid for every capacity vector; the certificate is their minimum
 and the achieved ratio is min_i f(A_i) / certificate (a lower bound on the true
 approximation ratio of the partition found).
 
@@ -17,13 +17,22 @@ distinct items a, whose weights sum to at most the m largest weights of row v.
 the mean singleton sum (1/m) sum_u f({u}), which is the same argument with
 subadditivity instead of disjoint maxima.
 
-**Lemma 2 bound.** Paper 000, Lemma 2: OPT <= max_{Y subset V \ X, |Y| <= k} f(Y) for
-any X with |X| = m - 1, k = the largest capacity. We take X = the m - 1 items of
-largest singleton value and bound the inner maximum g* on V' = V \ X by
-Nemhauser et al. (1978): after lazy greedy picks S with |S| = k,
-g* <= f(S) / (1 - 1/e), and for every monotone submodular f and any Y with |Y| <= k,
-f(Y) <= f(S) + sum_{y in Y} f(y | S) <= f(S) + (sum of the k largest gains f(.|S))
-(submodularity and monotonicity); also g* <= sum of the k largest singletons on V'.
+**Smallest-blocks bound (capacity-aware Lemma 2).** Paper 000, Lemma 2 says
+OPT <= max_{Y subset V \ X, |Y| <= k} f(Y) for any X with |X| = m - 1 when every block
+has capacity k. With capacities c_(1) <= ... <= c_(m) the same argument gives, for
+every j, OPT <= max_{Y subset V \ X, |Y| <= c_(j)} f(Y) for any X with |X| = j - 1: the
+j blocks of least capacity are disjoint, so one of them avoids X, and its value
+bounds the optimum's minimum. j = 1 is OPT <= max_{|Y| <= k_min} f(Y); j = m is Lemma 2
+with k = k_max. We use j = the number of blocks of least capacity (k = k_min, the
+most items removed at that k) and j = m, with X = the j - 1 items of largest
+singleton value.
+
+**Inner maximum.** g* = max_{|Y| <= k} g(Y) on V' = V \ X is bounded from one run of
+lazy greedy S_0 subset S_1 ... subset S_k: g* <= g(S_k) / (1 - (1 - 1/k)^k) (Nemhauser et
+al. 1978; tighter than 1 - 1/e at finite k), and at every prefix S_t,
+g* <= g(S_t) + (sum of the k largest gains g(.|S_t)) (Minoux 1978; submodularity and
+monotonicity). The prefix bound is taken at t = 0 (the k largest singletons),
+1, 2, 4, ... and k.
 """
 
 import numba
@@ -59,24 +68,49 @@ def _topk_sum(x, k):
     return float(np.sort(x)[len(x) - k :].sum()) if k > 0 else 0.0
 
 
-def lemma2_bound(fl, m, k):
-    """Lemma 2 with X = the m-1 best singletons and the greedy bounds of Nemhauser et al."""
+def _prefixes(k):
+    """0, 1, 2, 4, ..., k: the greedy prefixes where Minoux's bound is evaluated."""
+    out = [0] + [1 << i for i in range(max(k, 1).bit_length()) if (1 << i) < k] + [k]
+    return sorted(set(out))
+
+
+def greedy_upper_bound(fl, k):
+    """Upper bound on max_{|Y| <= k} f(Y) from one lazy greedy run (see the module doc)."""
+    k = min(int(k), fl.n)
+    if k <= 0:
+        return 0.0
+    chosen, value = greedy_select(fl, k)
+    best = value / (1 - (1 - 1 / k) ** k)
+    cov = np.zeros(fl.ncols, np.float32)
+    done = 0
+    for t in _prefixes(k):
+        for u in chosen[done:t]:
+            commit(u, fl.indptr, fl.indices, fl.data, cov)
+        done = t
+        gains = all_gains(fl.indptr, fl.indices, fl.data, cov)
+        best = min(best, float(cov.astype(np.float64).sum()) + _topk_sum(gains, k))
+    return best
+
+
+def lemma2_bound(fl, j, k):
+    r"""OPT <= max_{Y subset V \ X, |Y| <= k} f(Y) with X = the j - 1 best singletons."""
     sing = fl.singletons()
     order = np.lexsort((np.arange(fl.n), -sing))
-    rest = np.sort(order[m - 1 :])
+    rest = np.sort(order[j - 1 :])
     if len(rest) == 0:
         return 0.0
-    k = min(k, len(rest))
-    sub = fl.subproblem(rest)
-    chosen, value = greedy_select(sub, k)
-    cov = np.zeros(sub.ncols, np.float32)
-    for u in chosen:
-        commit(u, sub.indptr, sub.indices, sub.data, cov)
-    gains = all_gains(sub.indptr, sub.indices, sub.data, cov)
-    return min(value / (1 - 1 / np.e), value + _topk_sum(gains, k), _topk_sum(sub.singletons(), k))
+    return greedy_upper_bound(fl.subproblem(rest), min(k, len(rest)))
+
+
+def certificate_parts(fl, caps):
+    """The three upper bounds on OPT for blocks of capacities ``caps`` (all valid)."""
+    caps = np.asarray(caps, np.int64)
+    m, kmin, kmax = len(caps), int(caps.min()), int(caps.max())
+    parts = {"topm": topm_bound(fl, m), "kmin": lemma2_bound(fl, int((caps == kmin).sum()), kmin)}
+    parts["lemma2"] = parts["kmin"] if kmax == kmin else lemma2_bound(fl, m, kmax)
+    return parts
 
 
 def certificate(fl, caps):
     """Upper bound on OPT for partitioning all items of ``fl`` into blocks of ``caps``."""
-    m = len(caps)
-    return min(topm_bound(fl, m), lemma2_bound(fl, m, int(max(caps))))
+    return min(certificate_parts(fl, caps).values())

@@ -1,8 +1,9 @@
 """Exact robust partitioning on tiny instances: enumeration and the Appendix E binary program.
 
 Both maximise min_i f(A_i) over partitions of n items into m blocks of size k
-(n = m k, the setting of Theorem 1). They exist to check Algorithms 1-3 and the
-certificate; enumeration is exponential, use n <= 12.
+(n = m k, the setting of Theorem 1); the binary program also takes unequal
+capacities. They exist to check Algorithms 1-3 and the certificate; enumeration
+is exponential, use n <= 12; HiGHS solves the program up to n ~ 16 in seconds.
 """
 
 import itertools
@@ -37,10 +38,14 @@ def enumerate_opt(value, n, k):
 
 def milp_opt(w, k, modular=None):
     """Appendix E with HiGHS. Facility location from ``w[v, a]``, or a modular f from
-    per-item weights ``modular``. Blocks of equal size k; item 0 is put in block 0
-    to break the symmetry between interchangeable blocks."""
+    per-item weights ``modular``. ``k``: the block size (n = m k, constraint (21)) or a
+    list of block capacities summing to n. Item 0 is put in the first block of the
+    largest capacity to break the symmetry between interchangeable blocks."""
     n = len(modular) if modular is not None else w.shape[1]
-    m = n // k
+    caps = [k] * (n // k) if np.isscalar(k) else [int(c) for c in k]
+    if sum(caps) != n:
+        raise ValueError(f"capacities {caps} do not sum to n={n}")
+    m = len(caps)
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("mip_rel_gap", 0.0)
@@ -62,8 +67,8 @@ def milp_opt(w, k, modular=None):
     for a in range(n):  # partition constraint (20)
         h.addRow(1, 1, m, x[a].astype(np.int32), np.ones(m))
     for i in range(m):  # mini-batch size constraint (21)
-        h.addRow(k, k, n, x[:, i].astype(np.int32), np.ones(n))
-    h.changeColBounds(x[0, 0], 1, 1)
+        h.addRow(caps[i], caps[i], n, x[:, i].astype(np.int32), np.ones(n))
+    h.changeColBounds(x[0, int(np.argmax(caps))], 1, 1)
     for i in range(m):
         terms = {}
         if modular is not None:

@@ -7,6 +7,8 @@ w(v, a); the gain of u is sum over the items u covers of max(0, w(v, u) - cov[v]
 so a gain costs O(row length of u), not O(|V|).
 """
 
+import threading
+
 import numba
 import numpy as np
 
@@ -94,7 +96,7 @@ class FacilityLocation:
             raise ValueError("facility location needs non-negative weights")
         self.n = len(self.indptr) - 1
         self.ncols = int(ncols) if ncols is not None else (int(self.indices.max()) + 1 if len(self.indices) else 0)
-        self._colmap = None
+        self._scratch = threading.local()  # one colmap per thread: level calls run in parallel
 
     @classmethod
     def from_graph(cls, graph):
@@ -115,11 +117,10 @@ class FacilityLocation:
         items = np.asarray(items, np.int64)
         if len(items) == self.n and self.ncols == self.n and np.array_equal(items, np.arange(self.n)):
             return self  # the whole ground set: no copy (saves a graph's worth of memory at level 1)
-        if self._colmap is None:
-            self._colmap = np.full(self.ncols, -1, np.int64)
-        ptr, idx, data, ncols = _extract(
-            self.indptr, self.indices, self.data, items, self._colmap
-        )
+        colmap = getattr(self._scratch, "colmap", None)
+        if colmap is None:
+            colmap = self._scratch.colmap = np.full(self.ncols, -1, np.int64)
+        ptr, idx, data, ncols = _extract(self.indptr, self.indices, self.data, items, colmap)
         return FacilityLocation(ptr, idx, data, ncols=ncols)
 
     def singletons(self):

@@ -38,26 +38,48 @@ def _better(ka, ia, kb, ib):
     return ka > kb or (ka == kb and ia < ib)
 
 
-# Heaps are 4-ary and store (key, item) interleaved in one float64 array of shape
-# (m, n, 2): half the levels of a binary heap, and a sift step reads four adjacent
-# children instead of two scattered arrays (heaps of ImageNet-scale blocks exceed cache).
+# Heaps are 4-ary and store 8-byte entries: the float32 bits of the key (an upper bound on a
+# gain, rounded up so it stays one) in the high word and 0xFFFFFFFF - item in the low word, so
+# one unsigned compare orders by (key desc, item asc). Half the bytes of (float64, float64)
+# pairs -- the queues are the peak memory at ImageNet shape -- and a sift step reads four
+# adjacent children. Rounding keys up changes no choice: an item is taken only when its
+# exact float64 gain beats every remaining upper bound, so the result is the exact argmax.
 _D = 4
+_LOW = np.uint64(0xFFFFFFFF)
+
+
+@numba.njit(cache=True, nogil=True)
+def _pack(k, i):
+    near = np.float32(k)
+    bits = np.uint64(near.view(np.uint32))
+    if np.float64(near) < k:  # round up (keys are >= 0, so the next bit pattern is the next float)
+        bits += np.uint64(1)
+    return (bits << np.uint64(32)) | (_LOW - np.uint64(i))
+
+
+@numba.njit(cache=True, nogil=True)
+def _key(e):
+    return np.float64(np.uint32(e >> np.uint64(32)).view(np.float32))
+
+
+@numba.njit(cache=True, nogil=True)
+def _item(e):
+    return np.int64(_LOW - (e & _LOW))
 
 
 @numba.njit(cache=True, nogil=True)
 def _push(heap, hs, j, k, i):
+    e = _pack(k, i)
     pos = hs[j]
     hs[j] += 1
     while pos > 0:
         parent = (pos - 1) // _D
-        if _better(k, i, heap[j, parent, 0], heap[j, parent, 1]):
-            heap[j, pos, 0] = heap[j, parent, 0]
-            heap[j, pos, 1] = heap[j, parent, 1]
+        if e > heap[j, parent]:
+            heap[j, pos] = heap[j, parent]
             pos = parent
         else:
             break
-    heap[j, pos, 0] = k
-    heap[j, pos, 1] = i
+    heap[j, pos] = e
 
 
 @numba.njit(cache=True, nogil=True)
@@ -66,8 +88,7 @@ def _pop(heap, hs, j):
     hs[j] = n
     if n == 0:
         return
-    k = heap[j, n, 0]
-    i = heap[j, n, 1]
+    e = heap[j, n]
     pos = 0
     while True:
         first = _D * pos + 1
@@ -75,23 +96,21 @@ def _pop(heap, hs, j):
             break
         best = first
         for c in range(first + 1, min(first + _D, n)):
-            if _better(heap[j, c, 0], heap[j, c, 1], heap[j, best, 0], heap[j, best, 1]):
+            if heap[j, c] > heap[j, best]:
                 best = c
-        if _better(heap[j, best, 0], heap[j, best, 1], k, i):
-            heap[j, pos, 0] = heap[j, best, 0]
-            heap[j, pos, 1] = heap[j, best, 1]
+        if heap[j, best] > e:
+            heap[j, pos] = heap[j, best]
             pos = best
         else:
             break
-    heap[j, pos, 0] = k
-    heap[j, pos, 1] = i
+    heap[j, pos] = e
 
 
 @numba.njit(cache=True, nogil=True)
 def _clean(heap, hs, j, ptr, order, block_of, onthefly):
     """Drop assigned items from the top of block j's (virtual) queue; return removed heap entries."""
     dropped = 0
-    while hs[j] > 0 and block_of[np.int64(heap[j, 0, 1])] >= 0:
+    while hs[j] > 0 and block_of[_item(heap[j, 0])] >= 0:
         _pop(heap, hs, j)
         dropped += 1
     if onthefly:
@@ -108,11 +127,53 @@ def _top(heap, hs, j, ptr, order, sing, onthefly):
     has_l = onthefly and ptr[j] < len(order)
     if has_l:
         u = order[ptr[j]]
-        if not has_h or _better(sing[u], u, heap[j, 0, 0], heap[j, 0, 1]):
+        if not has_h or _better(sing[u], u, _key(heap[j, 0]), _item(heap[j, 0])):
             return True, sing[u], u, True
     if has_h:
-        return True, heap[j, 0, 0], np.int64(heap[j, 0, 1]), False
+        return True, _key(heap[j, 0]), _item(heap[j, 0]), False
     return False, 0.0, np.int64(-1), False
+
+
+@numba.njit(cache=True, nogil=True)
+def _best(j, heap, hs, ptr, order, sing, block_of, onthefly, indptr, indices, data, cov, pend_u, pend_g):
+    """Lazy evaluation for block j: (item, exact gain, gain evaluations, change of heap entries).
+
+    Candidates are popped best bound first and evaluated; the best fresh one is taken once
+    it beats the best bound left. Fresh losers wait in ``pend`` and go back into the heap
+    (rounded-up float32 keys) only after the choice, so a rounded key never competes with
+    the exact gain it came from.
+    """
+    dq = 0
+    evals = 0
+    npend = 0
+    bu = np.int64(-1)
+    bg = 0.0
+    while True:
+        dq -= _clean(heap, hs, j, ptr, order, block_of, onthefly)
+        has, k1, u1, from_list = _top(heap, hs, j, ptr, order, sing, onthefly)
+        if bu >= 0 and (not has or _better(bg, bu, k1, u1)):
+            break
+        if from_list:
+            ptr[j] += 1
+        else:
+            _pop(heap, hs, j)
+            dq -= 1
+        g = gain(u1, indptr, indices, data, cov)
+        evals += 1
+        if bu < 0 or _better(g, u1, bg, bu):
+            if bu >= 0:
+                pend_u[npend] = bu
+                pend_g[npend] = bg
+                npend += 1
+            bu = u1
+            bg = g
+        else:
+            pend_u[npend] = u1
+            pend_g[npend] = g
+            npend += 1
+    for p in range(npend):
+        _push(heap, hs, j, pend_g[p], pend_u[p])
+    return bu, bg, evals, dq + npend
 
 
 @numba.njit(cache=True, nogil=True)
@@ -127,16 +188,20 @@ def _partition(indptr, indices, data, ncols, caps, sing, order, onthefly):
     sizes = np.zeros(m, np.int64)
     block_of = np.full(n, -1, np.int64)
     seq = np.empty(total, np.int64)
-    heap = np.empty((m, n, 2), np.float64)  # untouched pages cost no memory (on-the-fly)
+    heap = np.empty((m, n), np.uint64)  # untouched pages cost no memory (on-the-fly)
     hs = np.zeros(m, np.int64)
     ptr = np.zeros(m, np.int64)
     if not onthefly:
-        for j in range(m):  # a list sorted best-first is a valid heap
-            for r in range(n):
-                heap[j, r, 0] = sing[order[r]]
-                heap[j, r, 1] = order[r]
+        init = np.empty(n, np.uint64)
+        for r in range(n):
+            init[r] = _pack(sing[order[r]], order[r])
+        init = np.sort(init)[::-1]  # sorted best-first is a valid heap (rounding can tie keys)
+        for j in range(m):
+            heap[j, :] = init
             hs[j] = n
     qsum = hs.sum()
+    pend_u = np.empty(n, np.int64)
+    pend_g = np.empty(n, np.float64)
     trace = np.empty(total, np.int64)
     stop_step = -1
     stop_sizes = np.zeros(m, np.int64)
@@ -146,22 +211,10 @@ def _partition(indptr, indices, data, ncols, caps, sing, order, onthefly):
         for b in range(m):
             if sizes[b] < caps[b] and (j < 0 or values[b] < values[j]):
                 j = b
-        while True:
-            qsum -= _clean(heap, hs, j, ptr, order, block_of, onthefly)
-            _, k0, u, from_list = _top(heap, hs, j, ptr, order, sing, onthefly)
-            if from_list:
-                ptr[j] += 1
-            else:
-                _pop(heap, hs, j)
-                qsum -= 1
-            g = gain(u, indptr, indices, data, cov[j])
-            evals += 1
-            qsum -= _clean(heap, hs, j, ptr, order, block_of, onthefly)
-            has, k1, u1, _ = _top(heap, hs, j, ptr, order, sing, onthefly)
-            if not has or _better(g, u, k1, u1):
-                break
-            _push(heap, hs, j, g, u)
-            qsum += 1
+        u, g, e, dq = _best(j, heap, hs, ptr, order, sing, block_of, onthefly,
+                            indptr, indices, data, cov[j], pend_u, pend_g)
+        evals += e
+        qsum += dq
         commit(u, indptr, indices, data, cov[j])
         block_of[u] = j
         values[j] += g
