@@ -10,6 +10,7 @@ import torch
 from layerwise.autoencoder.checkpoint import build_model, load_model_file
 from layerwise.autoencoder.features import extract, recon_curve, write_features
 from layerwise.autoencoder.inputs import load_images
+from layerwise.autoencoder.residual import baseline_mses, mean_mse
 from layerwise.device import pick_device
 from layerwise.errors import run_cli
 
@@ -36,6 +37,12 @@ def main(args):
     recon = recon_curve(saved)
     seed = saved["params"].get("seed", 0)
     attrs = {"model": str(args.model), "kind": saved["kind"], "source": str(args.data)}
+    if saved["kind"] == "residual":  # paper 000's AE: test MSE beside the no-model baselines
+        test_images, _ = load_images(args.data, "test")
+        base = baseline_mses(images, test_images)
+        attrs["test_mse"] = mean_mse(model, test_images, cfg.get("batch_size", 256), pick_device())
+        attrs["test_mse_mean_image"], attrs["test_mse_image_mean"] = base["mean_image"], base["image_mean"]
+        logging.info("test MSE %.5f; mean image %.5f; per-image mean %.5f", attrs["test_mse"], *base.values())
     write_features(
         args.out, feats, np.asarray(recon, dtype=np.float64), {**cfg, "model": saved["params"]}, seed, attrs
     )

@@ -8,7 +8,9 @@ Layout (stage attr "extract_features")::
                                              network the test-split image ||x^ - x||^2 of
                                              step 4, else the training U of steps 2-3
                                              (empty without decoders)
-    attrs: model (path), kind (residual | augmented), dim, source (data.h5 path)
+    attrs: model (path), kind (residual | augmented), dim, source (data.h5 path);
+           residual only: test_mse, test_mse_mean_image, test_mse_image_mean (per-pixel MSE
+           of the autoencoder and of the two no-model baselines on the test split)
 """
 
 import numpy as np
