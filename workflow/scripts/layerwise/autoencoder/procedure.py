@@ -161,21 +161,21 @@ def _run(phase, name, net, mode, weights, cfg, train, test, scratch, device, his
             out.update({f"{phase}/test_{k}": v for k, v in metrics.items()})
         if watch:
             err = evaluate(net, *val, device=device, reconstruct=False)["top1_err"]
-            if err < min(history.get(key, []), default=float("inf")):
+            if err < min(history.get(val_key, []), default=float("inf")):
                 best.load_state_dict(net.state_dict())
-            out[key] = err
+            out[val_key] = err
         return out
 
     params = {k: v for k, v in cfg.items() if k != "show"}
     modules = {"net": net}
     watch = val is not None and len(val[0]) > 0 and phase != "decoders"
-    key, stop = f"{phase}/val_top1_err", None
+    val_key, stop = f"{phase}/val_top1_err", None
     if watch:  # the best epoch's weights live in the checkpoint too, so a resumed run keeps them
         best = copy.deepcopy(net)
         modules["best"] = best
         patience = cfg.get("patience", 0)
         if patience:
-            stop = lambda h: len(h.get(key, [])) - 1 - int(torch.tensor(h[key]).argmin()) >= patience if h.get(key) else False  # noqa: E731
+            stop = lambda h: bool(h.get(val_key)) and len(h[val_key]) - 1 - int(torch.tensor(h[val_key]).argmin()) >= patience  # noqa: E731
     run_phase(f"{name}.{phase}", epochs, epoch_fn, modules, opt, scratch, {**params, "phase": phase}, history, stop)
     if watch:
         net.load_state_dict(best.state_dict())

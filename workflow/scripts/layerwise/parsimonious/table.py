@@ -44,6 +44,18 @@ def read_run(path):
         return {"method": str(f.attrs["method"]), **{k: float(f.attrs[k]) for k in METRICS}, "params": json.loads(f.attrs["params"])}
 
 
+def _note(row, margin=5.0):
+    """Explains a row whose test accuracy is within ``margin`` points of chance."""
+    if row["test_accuracy_mean"] > row["chance_accuracy"] + margin:
+        return ""
+    if row["train_accuracy_mean"] > row["chance_accuracy"] + margin:
+        return f"test at chance, train {row['train_accuracy_mean']:.1f} %: memorised the training images"
+    return (
+        f"at chance on training images too within {row['epochs_max']} epochs: the quick CNN has not left "
+        "the ln(classes) plateau on this data (it learns learnable data: tests/unit/test_parsimonious_learning.py)"
+    )
+
+
 def parsimonious_table(dataset, paths):
     runs = pd.DataFrame([read_run(p) for p in paths])
     rows = []
@@ -60,5 +72,6 @@ def parsimonious_table(dataset, paths):
         paper = PAPER_TABLE2.get(dataset, {}).get(method)
         row["paper_train"], row["paper_train_std"], row["paper_test"], row["paper_test_std"] = paper or (None,) * 4
         row["paper_nmi"] = PAPER_TABLE3.get(dataset, {}).get(method)
+        row["note"] = _note(row)
         rows.append(row)
     return pd.DataFrame(rows)
