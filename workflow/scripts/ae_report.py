@@ -11,6 +11,7 @@ from layerwise.h5io import atomic_path, open_checked
 
 
 MSE_KEYS = ("test_mse", "test_mse_mean_image", "test_mse_image_mean")
+GRAPH_KEYS = ("knn10_agreement", "knn10_agreement_pixels", "knn10_agreement_chance")
 
 
 def get_args_parser():
@@ -38,7 +39,7 @@ def main(args):
             residual[Path(path).parent.name] = f["recon_loss"][()]
             if "test_mse" not in f.attrs:
                 raise InputError(f"{path}: no test_mse attribute (built by an older extract_features); delete it and rerun")
-            mse[Path(path).parent.name] = {k: float(f.attrs[k]) for k in MSE_KEYS}
+            mse[Path(path).parent.name] = {k: float(f.attrs[k]) for k in MSE_KEYS + GRAPH_KEYS if k in f.attrs}
     mse_rows = mse_table(mse, args.dataset)
     print(mse_rows.to_string(index=False))
     with atomic_path(args.mse_table) as tmp:

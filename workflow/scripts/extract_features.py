@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from layerwise.autoencoder.checkpoint import build_model, load_model_file
-from layerwise.autoencoder.features import extract, recon_curve, write_features
+from layerwise.autoencoder.features import extract, neighbour_agreement, recon_curve, write_features
 from layerwise.autoencoder.inputs import load_images
 from layerwise.autoencoder.residual import baseline_mses, mean_mse
 from layerwise.device import pick_device
@@ -31,7 +31,7 @@ def main(args):
     cfg = json.loads(args.params)
     saved = load_model_file(args.model)
     model = build_model(saved)
-    images, _ = load_images(args.data, "train")
+    images, labels = load_images(args.data, "train")
     model.check_input(images.shape, args.data)
     feats = extract(model, images, cfg.get("batch_size", 256), device=pick_device())
     recon = recon_curve(saved)
@@ -43,6 +43,11 @@ def main(args):
         attrs["test_mse"] = mean_mse(model, test_images, cfg.get("batch_size", 256), pick_device())
         attrs["test_mse_mean_image"], attrs["test_mse_image_mean"] = base["mean_image"], base["image_mean"]
         logging.info("test MSE %.5f; mean image %.5f; per-image mean %.5f", attrs["test_mse"], *base.values())
+        # what a graph on these codes sees of the classes, beside one on the raw pixels
+        attrs["knn10_agreement"] = neighbour_agreement(feats, labels)
+        attrs["knn10_agreement_pixels"] = neighbour_agreement(images.flatten(1).numpy(), labels)
+        attrs["knn10_agreement_chance"] = float((np.bincount(labels.numpy()) / len(labels)) ** 2 @ np.ones(labels.max().item() + 1))
+        logging.info("10-NN label agreement: codes %.4f, pixels %.4f", attrs["knn10_agreement"], attrs["knn10_agreement_pixels"])
     write_features(
         args.out, feats, np.asarray(recon, dtype=np.float64), {**cfg, "model": saved["params"]}, seed, attrs
     )

@@ -73,7 +73,10 @@ def mse_table(residual, dataset):
     """Paper 000's autoencoder against the reconstructions that need no model (test split,
     per-pixel MSE of [0, 1] pixels). ``residual`` maps names to features.h5 attrs. Paper 000
     gives the architecture (Appendix G Table 1), no reconstruction error, so there is no paper
-    column; ``gain_vs_mean_image`` is the fraction of the mean-image MSE the model removes."""
+    column; ``gain_vs_mean_image`` is the fraction of the mean-image MSE the model removes.
+    ``knn10_agreement*``: share of the 10 cosine neighbours of a training image with its label,
+    on the codes (what the graph of ``graph.features: ae:<name>`` is built from), on raw pixels,
+    and by chance."""
     rows = []
     for name, attrs in residual.items():
         mse, mean_image, image_mean = attrs["test_mse"], attrs["test_mse_mean_image"], attrs["test_mse_image_mean"]
@@ -89,6 +92,9 @@ def mse_table(residual, dataset):
                 "image_mean_mse": image_mean,
                 "gain_vs_mean_image": 1.0 - mse / mean_image,
                 "gain_vs_image_mean": 1.0 - mse / image_mean,
+                "knn10_agreement": attrs.get("knn10_agreement"),
+                "knn10_agreement_pixels": attrs.get("knn10_agreement_pixels"),
+                "knn10_agreement_chance": attrs.get("knn10_agreement_chance"),
                 "note": note,
             }
         )
