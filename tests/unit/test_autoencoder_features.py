@@ -143,3 +143,35 @@ def test_cli_bad_image_size_is_one_clear_error(tmp_path):
     r = run("train_autoencoder.py", "--data", str(data), "--out", str(tmp_path / "m.pt"), "--params", cfg)
     assert r.returncode == 2
     assert "27x27" in r.stderr and "multiples of 16" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_neighbour_agreement_matches_scikit_learn_cosine_neighbours():
+    from sklearn.neighbors import NearestNeighbors
+
+    from layerwise.autoencoder.features import neighbour_agreement
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(300, 5)), rng.integers(0, 3, 300)
+    x[:, 0] += 2 * y
+    centred = x - x.mean(0)
+    _, idx = NearestNeighbors(n_neighbors=11, metric="cosine").fit(centred).kneighbors(centred)
+    peer = np.mean([np.mean(y[row[row != i][:10]] == y[i]) for i, row in enumerate(idx)])
+    assert neighbour_agreement(x, y) == pytest.approx(peer, abs=1e-9)
+
+
+def test_no_model_baselines_by_brute_force_and_the_table_flags_a_useless_autoencoder():
+    from layerwise.autoencoder.report import mse_table
+    from layerwise.autoencoder.residual import baseline_mses
+
+    g = torch.Generator().manual_seed(0)
+    train = torch.randint(0, 256, (50, 3, 4, 4), dtype=torch.uint8, generator=g)
+    test = torch.randint(0, 256, (7, 3, 4, 4), dtype=torch.uint8, generator=g)
+    tr, te = train.numpy() / 255.0, test.numpy() / 255.0
+    base = baseline_mses(train, test)
+    assert base["mean_image"] == pytest.approx(((te - tr.mean(0)) ** 2).mean())
+    assert base["image_mean"] == pytest.approx(((te - te.mean(axis=(2, 3), keepdims=True)) ** 2).mean())
+    attrs = {"test_mse": base["mean_image"] * 1.01, "test_mse_mean_image": base["mean_image"], "test_mse_image_mean": base["image_mean"]}
+    row = mse_table({"resae": attrs}, "d").iloc[0]
+    assert row["gain_vs_mean_image"] < 0 and "mean image" in row["note"]
+    good = mse_table({"resae": {**attrs, "test_mse": base["mean_image"] / 2}}, "d").iloc[0]
+    assert good["gain_vs_mean_image"] == pytest.approx(0.5) and good["note"] == ""

@@ -124,6 +124,7 @@ rule ae_report:
             caption="../report/ae_training_curves.rst",
             category="Autoencoder",
         ),
+        mse="results/{dataset}_ae_mse.csv",
     log:
         "results/logs/ae_report/{dataset}.log",
     conda:
@@ -137,7 +138,8 @@ rule ae_report:
     shell:
         "python workflow/scripts/ae_report.py --evals {input.evals:q} --residual {input.residual:q}"
         " --dataset {wildcards.dataset} --kind {params.kind} --table {output.table:q}"
-        " --recon-fig {output.recon:q} --curves-fig {output.curves:q} > {log:q} 2>&1"
+        " --recon-fig {output.recon:q} --curves-fig {output.curves:q} --mse-table {output.mse:q}"
+        " > {log:q} 2>&1"
 
 
 ALL_TARGETS.extend(AE_PLAN.demo_targets(config["dataset"]))

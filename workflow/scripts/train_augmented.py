@@ -43,19 +43,28 @@ def main(args):
     init = load_model_file(args.init) if args.init else None
     train_x, train_y = inputs.load_images(args.data, "train")
     keep = inputs.subsample(len(train_x), cfg["subsample"], cfg["seed"])
+    try:
+        fit, held = inputs.holdout(train_y[keep], cfg["val_fraction"], cfg["seed"])
+    except ValueError as err:
+        raise InputError(f"autoencoder.augmented.val_fraction: {err}; lower it or raise subsample") from None
     test_x, test_y = inputs.load_images(args.data, "test")
     device = pick_device()
     net, history, weights = train_augmented(
         args.name,
         cfg,
-        (train_x[keep], train_y[keep]),
+        (train_x[keep[fit]], train_y[keep[fit]]),
         (test_x, test_y),
         len(class_names(args.data)),
         scratch_dir(args.out),
         device,
         init,
+        (train_x[keep[held]], train_y[keep[held]]),
     )
     metrics = evaluate(net, test_x, test_y, device=device)
+    # train/val errors beside the test error: overfitting (99 % train, chance test) is visible in the table
+    metrics["num_classes"] = len(class_names(args.data))
+    metrics["train_top1_err"] = evaluate(net, train_x[keep[fit]], train_y[keep[fit]], device=device, reconstruct=False)["top1_err"]
+    metrics["val_top1_err"] = evaluate(net, train_x[keep[held]], train_y[keep[held]], device=device, reconstruct=False)["top1_err"] if len(held) else float("nan")
     logging.info("%s on the test split: %s", args.name, metrics)
     shown = test_x[: cfg["show"]]
     recon = reconstructions(net, shown) if net.decoders is not None else None

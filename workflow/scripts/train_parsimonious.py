@@ -30,8 +30,8 @@ def main(args):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     torch.set_num_threads(args.threads)
     cfg = json.loads(args.params)
-    results = run(args.data, args.kind, args.method, args.seed, cfg, pick_device(), args.scratch)
-    write_run(args.output, results, cfg, args.seed)
+    results, used = run(args.data, args.kind, args.method, args.seed, cfg, pick_device(), args.scratch)
+    write_run(args.output, results, used, args.seed)
     if args.scratch:
         shutil.rmtree(args.scratch, ignore_errors=True)
     print(json.dumps(results, indent=1))

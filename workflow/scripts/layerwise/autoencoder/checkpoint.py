@@ -28,12 +28,12 @@ def scratch_dir(output):
     return Path(output).parent / ".scratch"
 
 
-def run_phase(name, epochs, epoch_fn, modules, optimizer, scratch, params, history=None):
+def run_phase(name, epochs, epoch_fn, modules, optimizer, scratch, params, history=None, stop=None):
     """Run ``epoch_fn(epoch) -> dict of floats`` for ``epochs`` epochs, resuming from scratch.
 
     ``modules`` (dict name -> nn.Module) and ``optimizer`` are saved after every
-    epoch (``scratch`` None: no checkpoints); returns the history dict name -> list of
-    per-epoch values.
+    epoch (``scratch`` None: no checkpoints); ``stop(history)`` True ends the phase
+    early (early stopping); returns the history dict name -> list of per-epoch values.
     """
     history = {} if history is None else history
     path = None if scratch is None else Path(scratch) / f"{name}.pt"
@@ -52,6 +52,9 @@ def run_phase(name, epochs, epoch_fn, modules, optimizer, scratch, params, histo
         else:
             log.info("phase %s: ignoring %s (written for other parameters)", name, path)
     for epoch in range(start, epochs):
+        if stop is not None and stop(history):
+            log.info("phase %s: early stop after epoch %d/%d", name, epoch, epochs)
+            break
         stats = epoch_fn(epoch)
         for key, value in stats.items():
             history.setdefault(key, []).append(float(value))

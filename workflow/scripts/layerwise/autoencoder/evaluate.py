@@ -73,6 +73,7 @@ def read_eval(path):
         return {
             "name": f.attrs["name"],
             "metrics": {k: float(f.attrs[k]) for k in ("top1_err", "top5_err", "recon_loss")},
+            "fit": {k: float(f.attrs[k]) for k in ("train_top1_err", "val_top1_err", "num_classes") if k in f.attrs},
             "history": history,
             "originals": f["originals"][()],
             "reconstructions": f["reconstructions"][()] if "reconstructions" in f else None,

@@ -8,7 +8,9 @@ Layout (stage attr "extract_features")::
                                              network the test-split image ||x^ - x||^2 of
                                              step 4, else the training U of steps 2-3
                                              (empty without decoders)
-    attrs: model (path), kind (residual | augmented), dim, source (data.h5 path)
+    attrs: model (path), kind (residual | augmented), dim, source (data.h5 path);
+           residual only: test_mse, test_mse_mean_image, test_mse_image_mean (per-pixel MSE
+           of the autoencoder and of the two no-model baselines on the test split)
 """
 
 import numpy as np
@@ -86,3 +88,20 @@ def load_features(path, n_train=None):
             "it was built from another data.h5. Delete it and rerun extract_features."
         )
     return feats
+
+
+def neighbour_agreement(x, labels, k=10):
+    """Mean fraction of each row's k nearest neighbours by cosine similarity (itself excluded,
+    faiss exact search on centred rows) that share its label: how much of the class
+    structure a graph built on these vectors can see; chance is sum_c p_c^2."""
+    import faiss
+
+    x = np.asarray(x, dtype=np.float32)
+    x = x - x.mean(0)
+    x /= np.linalg.norm(x, axis=1, keepdims=True).clip(1e-12)
+    index = faiss.IndexFlatIP(x.shape[1])
+    index.add(x)
+    _, nbrs = index.search(x, k + 1)
+    labels = np.asarray(labels)
+    nbrs = np.array([row[row != i][:k] for i, row in enumerate(nbrs)])  # drop the row itself
+    return float((labels[nbrs] == labels[:, None]).mean())

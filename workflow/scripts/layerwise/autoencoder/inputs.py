@@ -61,3 +61,17 @@ def augment(x, gen, pad=4):
     dy = torch.randint(0, 2 * pad + 1, (n,), generator=gen)
     dx = torch.randint(0, 2 * pad + 1, (n,), generator=gen)
     return torch.stack([padded[i, :, dy[i] : dy[i] + h, dx[i] : dx[i] + w] for i in range(n)])
+
+
+def holdout(labels, fraction, seed):
+    """(fit rows, validation rows) of a seeded, stratified carve-out (``fraction`` of each class)."""
+    fit, val = [], []
+    for c in torch.unique(labels).tolist():
+        rows = torch.nonzero(labels == c).flatten()
+        rows = rows[torch.randperm(len(rows), generator=generator(seed, "holdout", c))]
+        take = int(round(fraction * len(rows)))
+        if fraction > 0 and not 0 < take < len(rows):
+            raise ValueError(f"validation fraction {fraction} leaves class {c} ({len(rows)} images) empty on one side")
+        val.append(rows[:take])
+        fit.append(rows[take:])
+    return torch.cat(fit).sort().values, torch.cat(val).sort().values

@@ -57,6 +57,7 @@ class AutoencoderPlan:
         if self.cfg["augmented"]["table"]:
             targets += [
                 f"results/{dataset}_ae_table.csv",
+                f"results/{dataset}_ae_mse.csv",
                 f"results/{dataset}/figures/ae_reconstructions.png",
                 f"results/{dataset}/figures/ae_training_curves.png",
             ]

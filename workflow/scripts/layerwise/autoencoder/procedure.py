@@ -13,8 +13,12 @@ accepts them) and the steps each job runs:
                       the pretrained VGGNet further without the decoding network", 4.3)
 
 Step 4 fine-tunes everything on C + lambda * U at the reduced learning rate.
+Steps 1 and 4 measure the top-1 error on a validation part carved from the
+training images every epoch, keep the best epoch's weights and stop after
+``patience`` epochs without a gain; every job has the same epoch budget.
 """
 
+import copy
 import logging
 
 import torch
@@ -75,11 +79,12 @@ def _decoder_param_groups(net, lr):
     return [{"params": d.parameters(), "lr": r} for d, r in zip(net.decoders, lrs)]
 
 
-def train_augmented(name, cfg, train, test, num_classes, scratch, device, init=None):
+def train_augmented(name, cfg, train, test, num_classes, scratch, device, init=None, val=None):
     """Run the steps of job ``name``; returns (network on CPU, history, loss weights).
 
-    ``train``/``test`` are (uint8 images (n, C, H, W), int64 labels); the history
-    has per-phase, per-epoch training losses and test errors.
+    ``train``/``test``/``val`` are (uint8 images (n, C, H, W), int64 labels); the
+    history has per-phase, per-epoch training losses, validation and test errors.
+    ``val`` None: no early stopping, the last epoch is kept.
     """
     init_name, switches, mode, phases = plan(name)
     train_x, train_y = train
@@ -100,11 +105,11 @@ def train_augmented(name, cfg, train, test, num_classes, scratch, device, init=N
         log.info("%s: loss weights %s", name, weights)
     history = {}
     for phase in phases:
-        _run(phase, name, net, mode, weights, cfg, train, test, scratch, device, history)
+        _run(phase, name, net, mode, weights, cfg, train, test, scratch, device, history, val)
     return net.cpu().eval(), history, weights
 
 
-def _run(phase, name, net, mode, weights, cfg, train, test, scratch, device, history):
+def _run(phase, name, net, mode, weights, cfg, train, test, scratch, device, history, val=None):
     train_x, train_y = train
     frozen = phase == "decoders"
     for module in (net.macro, net.head):
@@ -142,6 +147,8 @@ def _run(phase, name, net, mode, weights, cfg, train, test, scratch, device, his
             else:
                 loss, stats = objective.joint_loss(net, x, y, mode, weights, lam)
             opt.zero_grad(set_to_none=True)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"{name} {phase} epoch {epoch + 1}: non-finite loss; lower the learning rate")
             loss.backward()
             opt.step()
             stats["loss"] = loss.item()
@@ -152,11 +159,26 @@ def _run(phase, name, net, mode, weights, cfg, train, test, scratch, device, his
         if phase == "finetune":  # test curves of step 4 only (the figure's); saves CPU elsewhere
             metrics = evaluate(net, *test, device=device, reconstruct=mode is not None)
             out.update({f"{phase}/test_{k}": v for k, v in metrics.items()})
+        if watch:
+            err = evaluate(net, *val, device=device, reconstruct=False)["top1_err"]
+            if err < min(history.get(val_key, []), default=float("inf")):
+                best.load_state_dict(net.state_dict())
+            out[val_key] = err
         return out
 
     params = {k: v for k, v in cfg.items() if k != "show"}
     modules = {"net": net}
-    run_phase(f"{name}.{phase}", epochs, epoch_fn, modules, opt, scratch, {**params, "phase": phase}, history)
+    watch = val is not None and len(val[0]) > 0 and phase != "decoders"
+    val_key, stop = f"{phase}/val_top1_err", None
+    if watch:  # the best epoch's weights live in the checkpoint too, so a resumed run keeps them
+        best = copy.deepcopy(net)
+        modules["best"] = best
+        patience = cfg.get("patience", 0)
+        if patience:
+            stop = lambda h: bool(h.get(val_key)) and len(h[val_key]) - 1 - int(torch.tensor(h[val_key]).argmin()) >= patience  # noqa: E731
+    run_phase(f"{name}.{phase}", epochs, epoch_fn, modules, opt, scratch, {**params, "phase": phase}, history, stop)
+    if watch:
+        net.load_state_dict(best.state_dict())
     net.requires_grad_(True)
 
 

@@ -25,22 +25,77 @@ PAPER = {
 
 
 def ae_table(evals, dataset, kind):
-    """One row per network: our single-crop test errors (%) and reconstruction loss; the
-    paper's numbers beside them only when the dataset is ImageNet (otherwise empty)."""
+    """One row per network: our single-crop test errors (%), train/validation errors and
+    reconstruction loss, with the paper's ImageNet numbers beside them on every dataset
+    (paper 002 reports no other dataset); ``top1_gain`` (ours) and ``paper_top1_gain`` are
+    the baseline's top-1 error minus the row's, so their signs say whether a variant helps
+    here as it did in the paper."""
     rows = []
+    base = next((ev["metrics"]["top1_err"] for ev in evals if ev["name"] == "baseline"), None)
     for ev in evals:
         name, m = ev["name"], ev["metrics"]
-        paper = PAPER[name] if kind == "imagenet" else (None, None, None)
+        paper = PAPER[name]
+        fit = ev.get("fit", {})
+        chance = 100 * (1 - 1 / fit["num_classes"]) if "num_classes" in fit else None
         rows.append(
             {
                 "model": DISPLAY[name],
                 "top1_err_single_crop": round(100 * m["top1_err"], 2),
                 "top5_err_single_crop": round(100 * m["top5_err"], 2),
+                "train_top1_err": round(100 * fit["train_top1_err"], 2) if "train_top1_err" in fit else None,
+                "val_top1_err": round(100 * fit["val_top1_err"], 2) if "val_top1_err" in fit else None,
+                "chance_top1_err": None if chance is None else round(chance, 2),
+                "note": _note(m, fit, chance),
                 "recon_loss": None if math.isnan(m["recon_loss"]) else round(m["recon_loss"], 3),
+                "top1_gain": None if base is None else round(100 * (base - m["top1_err"]), 2),
                 "paper_top1_err_val": paper[0],
                 "paper_top5_err_val": paper[1],
+                "paper_top1_gain": round(PAPER["baseline"][0] - paper[0], 2),
                 "paper_recon_loss": paper[2],
+                "paper_dataset": "ImageNet val, VGG-16",
                 "dataset": dataset,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _note(metrics, fit, chance, margin=5.0):
+    """Flags a row whose test error is within ``margin`` points of chance (a dead classifier)."""
+    if chance is None or 100 * metrics["top1_err"] < chance - margin:
+        return ""
+    train = fit.get("train_top1_err")
+    if train is not None and 100 * train < chance - margin:
+        return "test error at chance while training error is not: the network memorised the training images"
+    return "at chance on training and test images: the classifier did not learn within the epoch budget"
+
+
+def mse_table(residual, dataset):
+    """Paper 000's autoencoder against the reconstructions that need no model (test split,
+    per-pixel MSE of [0, 1] pixels). ``residual`` maps names to features.h5 attrs. Paper 000
+    gives the architecture (Appendix G Table 1), no reconstruction error, so there is no paper
+    column; ``gain_vs_mean_image`` is the fraction of the mean-image MSE the model removes.
+    ``knn10_agreement*``: share of the 10 cosine neighbours of a training image with its label,
+    on the codes (what the graph of ``graph.features: ae:<name>`` is built from), on raw pixels,
+    and by chance."""
+    rows = []
+    for name, attrs in residual.items():
+        mse, mean_image, image_mean = attrs["test_mse"], attrs["test_mse_mean_image"], attrs["test_mse_image_mean"]
+        note = ""
+        if mse >= mean_image:
+            note = "no better than the mean image: the data leaves the code no room (see README Autoencoder)"
+        rows.append(
+            {
+                "dataset": dataset,
+                "model": name,
+                "test_mse": mse,
+                "mean_image_mse": mean_image,
+                "image_mean_mse": image_mean,
+                "gain_vs_mean_image": 1.0 - mse / mean_image,
+                "gain_vs_image_mean": 1.0 - mse / image_mean,
+                "knn10_agreement": attrs.get("knn10_agreement"),
+                "knn10_agreement_pixels": attrs.get("knn10_agreement_pixels"),
+                "knn10_agreement_chance": attrs.get("knn10_agreement_chance"),
+                "note": note,
             }
         )
     return pd.DataFrame(rows)

@@ -77,3 +77,21 @@ def mean_mse(model, images, batch_size=256, device="cpu"):
         x = inputs.to_float(images[idx]).to(device)
         total += F.mse_loss(model(x), x, reduction="sum").item()
     return total / images[:1].numel() / len(images)
+
+
+def baseline_mses(train_images, test_images):
+    """Per-pixel MSE on the test split of the two reconstructions that need no autoencoder
+    ([0, 1] pixels): ``mean_image``, the training-set mean image for every test image (the
+    best input-independent output), and ``image_mean``, each test image's own per-channel
+    mean pixel broadcast over it (a C-number code; the 8-channel bottleneck should beat it)."""
+    mean_image = torch.zeros(train_images.shape[1:], dtype=torch.float64)
+    for idx in torch.arange(len(train_images)).split(1024):
+        mean_image += train_images[idx].double().div(255.0).sum(0)
+    mean_image /= len(train_images)
+    se_mean, se_own = 0.0, 0.0
+    for idx in torch.arange(len(test_images)).split(1024):
+        x = test_images[idx].double().div(255.0)
+        se_mean += ((x - mean_image) ** 2).sum().item()
+        se_own += ((x - x.mean(dim=(2, 3), keepdim=True)) ** 2).sum().item()
+    n = test_images.numel()
+    return {"mean_image": se_mean / n, "image_mean": se_own / n}

@@ -1,11 +1,17 @@
 """Paper 004 §4.2: the quick CIFAR CNN with baseline, weight decay, dropout and the three clusterings.
 
-One run = one method and seed: SGD with momentum on cross-entropy + sum_l lambda_l R_l,
-scratch checkpoint after every epoch (a killed job resumes), then train/test
-accuracy and the NMI of Table 3: k-means (K = number of classes, fixed seed)
-on the ip1 representation of the test images, each cluster labelled with its
-most frequent class, NMI of those labels against the truth.
+One run = one method and seed: SGD with momentum on cross-entropy + sum_l lambda_l R_l
+on the training split minus a stratified validation part (``val_fraction``, the same
+for every method and seed), at most ``epochs`` epochs (equal step budgets), keeping the
+epoch of best validation accuracy and stopping after ``patience`` epochs without a
+gain; scratch checkpoint after every epoch (a killed job resumes). Then train/val/test
+accuracy and the NMI of Table 3: k-means (K = number of classes, fixed seed) on the
+ip1 representation of the test images, each cluster labelled with its most frequent
+class, NMI of those labels against the truth.
 """
+
+import copy
+import math
 
 import logging
 from pathlib import Path
@@ -25,21 +31,38 @@ from layerwise.h5io import atomic_path
 from layerwise.parsimonious.model import QuickCNN
 
 METHODS = ("baseline", "weight-decay", "dropout", "sample", "spatial", "channel")
-# Paper 004 §4.2 settings (cross-validated there), applied by `preset: paper`.
-PAPER_SETTINGS = {
-    "cifar10": {"clusters": 100, "lambdas": [1e-3, 1e-3, 1e-2, 1e-2], "alpha": 0.9},
-    "cifar100": {"clusters": 100, "lambdas": [10.0, 1.0, 1.0, 1.0], "alpha": 0.95},
-}
 log = logging.getLogger(__name__)
 
 
 def resolve(cfg, kind):
+    """The settings a run uses: ``preset: paper`` overlays ``paper_settings[kind]`` (config, §4.2)."""
     cfg = dict(cfg)
     if cfg["preset"] == "paper":
-        if kind not in PAPER_SETTINGS:
-            raise InputError(f"parsimonious.preset: paper settings exist for cifar10/cifar100 only, not {kind!r}; use preset: custom")
-        cfg.update(PAPER_SETTINGS[kind])
+        table = cfg.get("paper_settings") or {}
+        if kind not in table:
+            raise InputError(
+                f"parsimonious.preset: paper, but parsimonious.paper_settings has no entry for dataset kind {kind!r} "
+                f"(it has {sorted(table)}); add one or use preset: custom"
+            )
+        cfg.update(table[kind])
     return cfg
+
+
+def validation_split(labels, fraction, seed):
+    """(train rows, validation rows): a stratified, seeded carve-out of the training split."""
+    labels = np.asarray(labels)
+    if fraction <= 0:
+        return np.arange(len(labels)), np.arange(0)
+    rng = np.random.default_rng(seed)
+    val = []
+    for c in np.unique(labels):
+        rows = np.flatnonzero(labels == c)
+        take = max(1, int(round(fraction * len(rows))))
+        if take >= len(rows):
+            raise InputError(f"parsimonious.val_fraction={fraction} leaves no training image of class {c}; lower it")
+        val.append(rng.permutation(rows)[:take])
+    val = np.sort(np.concatenate(val))
+    return np.setdiff1d(np.arange(len(labels)), val), val
 
 
 def build(method, cfg, channels, size, classes, seed):
@@ -48,28 +71,38 @@ def build(method, cfg, channels, size, classes, seed):
     torch.manual_seed(seed)
     clustering = method if method in ("sample", "spatial", "channel") else None
     dropout = cfg["dropout"] if method == "dropout" else 0.0
-    return QuickCNN(channels, size, classes, dropout, clustering, cfg["lambdas"], cfg, seed)
+    return QuickCNN(channels, size, classes, dropout, clustering, cfg["lambdas"], cfg, seed, cfg.get("pools", ("max", "avg", "avg")))
 
 
 def _weight_decay(method, cfg):
     return cfg["strong_weight_decay"] if method == "weight-decay" else cfg["weight_decay"]
 
 
-def train(model, std, xtr, ytr, method, cfg, seed, device, checkpoint=None):
-    """SGD(momentum) with step decay; returns the mean regulariser value of the last epoch."""
+def train(model, std, xtr, ytr, method, cfg, seed, device, checkpoint=None, val=None):
+    """SGD(momentum) with step decay and early stopping on ``val`` = (images, labels).
+
+    Leaves the model at its best-validation epoch (the last one without ``val``) and
+    returns {final_regulariser, best_epoch, epochs_run, val_accuracy}.
+    """
     model.to(device)
     opt = torch.optim.SGD(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"], weight_decay=_weight_decay(method, cfg))
     sched = torch.optim.lr_scheduler.StepLR(opt, cfg["lr_step"], cfg["lr_decay"])
     start, reg_mean = 0, 0.0
+    best = {"acc": -1.0, "epoch": 0, "state": None}
     if checkpoint is not None and Path(checkpoint).exists():
         state = torchfile.load(checkpoint, weights_only=True)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         sched.load_state_dict(state["sched"])
-        start = int(state["epoch"])
+        start, reg_mean = int(state["epoch"]), float(state["reg"])
+        best = {"acc": float(state["best_acc"]), "epoch": int(state["best_epoch"]), "state": state["best_model"]}
         model.to(device)
     y = torch.as_tensor(ytr)
+    patience = cfg.get("patience", 0)
     for epoch in range(start, cfg["epochs"]):
+        if val is not None and patience and epoch - best["epoch"] >= patience:
+            log.info("%s seed %d: no validation gain for %d epochs, stopping after epoch %d", method, seed, patience, epoch)
+            break
         model.train()
         order = torch.randperm(len(xtr), generator=torch.Generator().manual_seed(seed * 100003 + epoch))
         torch.manual_seed(seed * 100003 + epoch)
@@ -78,17 +111,36 @@ def train(model, std, xtr, ytr, method, cfg, seed, device, checkpoint=None):
             idx = order[lo : lo + cfg["batch_size"]]
             logits, reg = model(std(xtr[idx].to(device)))
             loss = F.cross_entropy(logits, y[idx].to(device)) + reg
+            if not torch.isfinite(loss):
+                raise FloatingPointError(
+                    f"{method} seed {seed}: non-finite loss at epoch {epoch + 1}; lower parsimonious.lr or the lambdas"
+                )
             opt.zero_grad()
             loss.backward()
             opt.step()
             reg_sum, steps = reg_sum + float(reg.detach() if torch.is_tensor(reg) else reg), steps + 1
         sched.step()
         reg_mean = reg_sum / max(steps, 1)
-        log.info("%s seed %d epoch %d/%d: regulariser %.4g", method, seed, epoch + 1, cfg["epochs"], reg_mean)
+        acc = evaluate(model, std, *val, device)[0] if val is not None else float(epoch)
+        if acc > best["acc"]:
+            best = {"acc": acc, "epoch": epoch + 1, "state": copy.deepcopy({k: v.cpu() for k, v in model.state_dict().items()})}
+        log.info("%s seed %d epoch %d/%d: regulariser %.4g, validation accuracy %.4f", method, seed, epoch + 1, cfg["epochs"], reg_mean, acc)
         if checkpoint is not None:
+            state = {"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "epoch": epoch + 1, "reg": reg_mean}
+            state.update(best_acc=best["acc"], best_epoch=best["epoch"], best_model=best["state"])
             with atomic_path(checkpoint) as tmp:
-                torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "epoch": epoch + 1}, tmp)
-    return reg_mean
+                torch.save(state, tmp)
+        last = epoch + 1
+    else:
+        last = cfg["epochs"]
+    if best["state"] is not None:
+        model.load_state_dict(best["state"])
+    return {
+        "final_regulariser": reg_mean,
+        "best_epoch": best["epoch"],
+        "epochs_run": last,
+        "val_accuracy": best["acc"] if val is not None else math.nan,
+    }
 
 
 @torch.no_grad()
@@ -118,28 +170,33 @@ def representation_nmi(features, labels, seed):
 
 
 def run(data_path, kind, method, seed, cfg, device, scratch=None):
-    """Train one (method, seed) and measure it; returns a dict of metrics."""
+    """Train one (method, seed) and measure it; returns (dict of metrics, the settings used)."""
     cfg = resolve(cfg, kind)
     xtr, ytr = load_split(data_path, "train")
+    keep, held = validation_split(ytr, cfg["val_fraction"], cfg["split_seed"])
     xte, yte = load_split(data_path, "test")
     xtr = torch.from_numpy(np.ascontiguousarray(xtr.transpose(0, 3, 1, 2)))
     xte = torch.from_numpy(np.ascontiguousarray(xte.transpose(0, 3, 1, 2)))
     if xtr.shape[2] != xtr.shape[3]:
         raise InputError(f"{data_path}: the quick CNN needs square images, got {tuple(xtr.shape[2:])}")
     classes = int(max(ytr.max(), yte.max()) + 1)
+    xval, yval = xtr[held], ytr[held]
+    xtr, ytr = xtr[keep], ytr[keep]
     std = Standardize.fit(xtr).to(device)
     model = build(method, cfg, xtr.shape[1], xtr.shape[2], classes, seed)
     ckpt = None if scratch is None else f"{scratch}/model.pt"
-    reg = train(model, std, xtr, ytr, method, cfg, seed, device, ckpt)
+    fit = train(model, std, xtr, ytr, method, cfg, seed, device, ckpt, (xval, yval) if len(held) else None)
     train_acc, _ = evaluate(model, std, xtr, ytr, device)
     test_acc, feats = evaluate(model, std, xte, yte, device)
     rep_nmi, rep_purity = representation_nmi(feats, yte, cfg["nmi_seed"])
-    return {
+    results = {
         "method": method,
         "seed": seed,
         "train_accuracy": train_acc,
         "test_accuracy": test_acc,
         "nmi": rep_nmi,
         "purity": rep_purity,
-        "final_regulariser": reg,
+        "num_classes": classes,
+        **fit,
     }
+    return results, cfg

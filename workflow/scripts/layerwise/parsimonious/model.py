@@ -14,11 +14,15 @@ import torch.nn.functional as F
 from layerwise.parsimonious.regulariser import ClusterRegulariser
 
 LAYERS = ("conv1", "conv2", "conv3", "ip1")
+POOLS = ("max", "avg", "avg")  # Caffe's cifar10_quick
 
 
 class QuickCNN(nn.Module):
-    def __init__(self, channels, size, classes, dropout=0.0, clustering=None, lambdas=(0, 0, 0, 0), reg_cfg=None, seed=0):
+    def __init__(self, channels, size, classes, dropout=0.0, clustering=None, lambdas=(0, 0, 0, 0), reg_cfg=None, seed=0, pools=POOLS):
         super().__init__()
+        if len(pools) != 3 or any(p not in ("max", "avg") for p in pools):
+            raise ValueError(f"pools must be three of 'max'/'avg', got {pools!r}")
+        self.pools = tuple(pools)
         for _ in range(3):  # three 3/2 pools, rounding up like Caffe
             size = -(-(size - 3) // 2) + 1
         self.conv1 = nn.Conv2d(channels, 32, 5, padding=2)
@@ -40,13 +44,17 @@ class QuickCNN(nn.Module):
     def _reg(self, name, y):
         return self.lambdas[name] * self.regs[name](y) if name in self.regs else 0.0
 
+    def _pool(self, i, h):
+        pool = F.max_pool2d if self.pools[i] == "max" else F.avg_pool2d
+        return pool(h, 3, 2, ceil_mode=True)
+
     def features(self, x):
         """ip1 output (the representation whose k-means NMI Table 3 reports) and the regulariser sum."""
-        h = F.relu(F.max_pool2d(self.conv1(x), 3, 2, ceil_mode=True))
+        h = F.relu(self._pool(0, self.conv1(x)))
         reg = self._reg("conv1", h)
-        h = F.avg_pool2d(F.relu(self.conv2(h)), 3, 2, ceil_mode=True)
+        h = self._pool(1, F.relu(self.conv2(h)))
         reg = reg + self._reg("conv2", h)
-        h = F.avg_pool2d(F.relu(self.conv3(h)), 3, 2, ceil_mode=True)
+        h = self._pool(2, F.relu(self.conv3(h)))
         reg = reg + self._reg("conv3", h)
         f = self.ip1(h.flatten(1))
         reg = reg + self._reg("ip1", f)
