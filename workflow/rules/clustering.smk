@@ -8,17 +8,6 @@ wildcard_constraints:
     cseed=r"\d+",
 
 
-def clustering_runs(wc):
-    cfg = config["clustering"]
-    return expand(
-        "results/{dataset}/clustering/{method}-{head}-s{cseed}.h5",
-        dataset=wc.dataset,
-        method=cfg["methods"],
-        head=cfg["heads"],
-        cseed=cfg["seeds"],
-    )
-
-
 rule cluster:
     input:
         data="results/{dataset}/data.h5",
@@ -54,7 +43,13 @@ rule cluster:
 rule clustering_table:
     input:
         data="results/{dataset}/data.h5",
-        variants=clustering_runs,
+        variants=lambda wc: expand(
+            "results/{dataset}/clustering/{method}-{head}-s{cseed}.h5",
+            dataset=wc.dataset,
+            method=config["clustering"]["methods"],
+            head=config["clustering"]["heads"],
+            cseed=config["clustering"]["seeds"],
+        ),
     output:
         table=report(
             "results/{dataset}_clustering.csv",
