@@ -90,7 +90,7 @@ def _svm(ftr, ytr, fval, yval, fte, yte, s, device):
     """Linear SVM on standardised features, C picked on validation (first best): its scores."""
     best = None
     for c in s["svm_C"]:
-        model = svm.fit_svm(ftr.numpy(), ytr, c, s["svm_solver"], device=str(device))
+        model = svm.fit_svm(ftr.numpy(), ytr, c, s["svm_solver"], device=str(device), tol=1e-4)
         val = model.accuracy(fval.numpy(), yval)
         if best is None or val > best[0]:
             best = (val, c, model)
