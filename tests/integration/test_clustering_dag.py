@@ -36,7 +36,7 @@ def test_clustering_table_is_built_from_every_run(workflow_dir):
     run_snakemake(workflow_dir, "results/tiny_clustering.csv", "--configfile", str(cfg))
     table = pd.read_csv(workflow_dir / "results/tiny_clustering.csv")
     assert list(table["method"]) == ["deep layerwise clustering", "Clustering+JL", "CNN", "CNN (random)", "raw pixels"]
-    assert (table["seeds"] == 2).all() and (table["svm_test_std"] >= 0).all()
+    assert (table["seeds"] == 2).all() and (table["svm_test_std"] >= 0).all()  # two seeds: a finite std
     # Learnable data (uniform last level): every row above chance, so no note.
     assert (table["svm_test_mean"] >= 0.25 + 0.2).all(), table.to_string()
     assert table["note"].isna().all()

@@ -39,7 +39,7 @@ def _stats(values):
     values = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=np.float64)
     if len(values) == 0:
         return np.nan, np.nan
-    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
+    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else np.nan  # no spread from one seed
 
 
 def _note(method, svm_mean, chance, synthetic):
