@@ -7,6 +7,7 @@ from sklearn.metrics import normalized_mutual_info_score
 from layerwise.clustering.dlc import ClusterConv, fit_dlc
 from layerwise.clustering.metrics import nmi, purity
 from layerwise.clustering.recovery import latent_recovery
+from layerwise.clustering.training import Budget, validation_split
 from layerwise.data.synthetic import generate
 
 torch.set_num_threads(1)
@@ -46,9 +47,12 @@ def test_recovers_latent_classes_on_tiny_synthetic():
     tr, te = data["splits"]["train"], data["splits"]["test"]
     cfg = dict(
         num_patches=4000, clusters=[12, 12], channels=[8, 8], bias=-0.8, patch_size=2, stride="aligned",
-        kmeans_iterations=30, block_epochs=5, block_lr=0.001, batch_size=32, init_scale=0.01, seed=0,
+        kmeans_iterations=30, init_scale=0.01, seed=0,
     )
-    net, _ = fit_dlc(images[tr], data["labels"][tr], 10, cfg, "cpu")
+    fit, val = validation_split(data["labels"][tr], 0.1, 0)
+    y = data["labels"][tr]
+    budget = Budget(max_steps=600, eval_every=50, patience=3, lr=0.003, batch_size=32)
+    net, _ = fit_dlc(images[tr][fit], y[fit], images[tr][val], y[val], 10, cfg, budget, "cpu")
     rec = latent_recovery(net, images[te], [lat[te] for lat in data["latents"]], 2, "cpu")
     assert rec[1]["assign_purity"] == 1.0  # block 1: one cluster per distinct pixel patch
     assert rec[1]["embed_nmi"] >= 0.95  # the trained 1x1 embedding merges each level-1 class

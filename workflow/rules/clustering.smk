@@ -1,38 +1,40 @@
 # Stage 6, cluster: deep layerwise clustering (paper 001) and its Figure-3 baselines,
-# one job per method x head, then results/{dataset}_clustering.csv.
+# one job per method x head x seed, then results/{dataset}_clustering.csv (mean ± std).
 
 
 wildcard_constraints:
     method="dlc|jl|cnn|cnn-random|pixels",
     head="linear|fc",
+    cseed=r"\d+",
 
 
 rule cluster:
     input:
         data="results/{dataset}/data.h5",
     output:
-        variant="results/{dataset}/clustering/{method}-{head}.h5",
+        variant="results/{dataset}/clustering/{method}-{head}-s{cseed}.h5",
     log:
-        "results/logs/cluster/{dataset}/{method}-{head}.log",
+        "results/logs/cluster/{dataset}/{method}-{head}-s{cseed}.log",
     benchmark:
-        "results/benchmarks/cluster/{dataset}/{method}-{head}.tsv"
+        "results/benchmarks/cluster/{dataset}/{method}-{head}-s{cseed}.tsv"
     conda:
         CONDA_ENV
-    threads: 2
+    threads: config["clustering"]["threads"]
     resources:
-        mem_mb=16000,
+        mem_mb=config["clustering"]["mem_mb"],
         runtime="12h",
         gpu=1,
     params:
         cfg=lambda wc: as_json(config["clustering"]),
-        scratch="results/{dataset}/clustering/.scratch/{method}-{head}",
+        scratch="results/{dataset}/clustering/.scratch/{method}-{head}-s{cseed}",
     shell:
         # joined, not added: the linter reads a name plus a string with slashes as path composition
         " ".join(
             [
                 LAUNCH,
                 "python workflow/scripts/cluster.py --data {input.data}",
-                "--method {wildcards.method} --head {wildcards.head} --params {params.cfg:q}",
+                "--method {wildcards.method} --head {wildcards.head} --seed {wildcards.cseed}",
+                "--params {params.cfg:q}",
                 "--output {output.variant} --scratch {params.scratch} --threads {threads} > {log} 2>&1",
             ]
         )
@@ -40,11 +42,13 @@ rule cluster:
 
 rule clustering_table:
     input:
+        data="results/{dataset}/data.h5",
         variants=lambda wc: expand(
-            "results/{dataset}/clustering/{method}-{head}.h5",
+            "results/{dataset}/clustering/{method}-{head}-s{cseed}.h5",
             dataset=wc.dataset,
             method=config["clustering"]["methods"],
             head=config["clustering"]["heads"],
+            cseed=config["clustering"]["seeds"],
         ),
     output:
         table=report(
@@ -57,7 +61,7 @@ rule clustering_table:
     conda:
         CONDA_ENV
     shell:
-        "python workflow/scripts/clustering_table.py --dataset {wildcards.dataset}"
+        "python workflow/scripts/clustering_table.py --dataset {wildcards.dataset} --data {input.data}"
         " --inputs {input.variants} --output {output.table} > {log} 2>&1"
 
 

@@ -1,4 +1,4 @@
-"""Entry point of rule cluster: one paper-001 Figure-3 variant into results/{dataset}/clustering/{method}-{head}.h5."""
+"""Entry point of rule cluster: one paper-001 Figure-3 run into results/{dataset}/clustering/{method}-{head}-s{seed}.h5."""
 
 import argparse
 import json
@@ -17,6 +17,7 @@ def get_args_parser():
     parser.add_argument("--data", required=True, help="results/{dataset}/data.h5")
     parser.add_argument("--method", required=True, choices=METHODS)
     parser.add_argument("--head", required=True, choices=HEADS)
+    parser.add_argument("--seed", required=True, type=int, help="one of clustering.seeds")
     parser.add_argument("--params", required=True, help="the config section `clustering` as JSON")
     parser.add_argument("--output", required=True, help="variant HDF5 to write")
     parser.add_argument("--scratch", default=None, help="undeclared folder for resumable checkpoints")
@@ -28,11 +29,12 @@ def main(args):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     torch.set_num_threads(args.threads)
     cfg = json.loads(args.params)
-    state, results = run_variant(args.data, args.method, args.head, cfg, pick_device(), args.scratch)
-    write_variant(args.output, state, results, cfg, cfg["seed"])
+    state, results, used = run_variant(args.data, args.method, args.head, args.seed, cfg, pick_device(), args.scratch)
+    logging.getLogger("cluster").info("settings used: %s", json.dumps(used, sort_keys=True))
+    write_variant(args.output, state, results, used, args.seed)
     if args.scratch:
         shutil.rmtree(args.scratch, ignore_errors=True)
-    shown = {k: v for k, v in results.items() if k not in ("blocks",)}
+    shown = dict(results)
     print(json.dumps(shown, indent=1, default=str))
 
 

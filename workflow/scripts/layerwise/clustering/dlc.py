@@ -25,7 +25,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from layerwise.clustering.kmeans import kmeans
-from layerwise.clustering.training import train_classifier
+from layerwise.clustering.training import train_early_stopping
 
 log = logging.getLogger(__name__)
 STRIDES = ("aligned", "paper")
@@ -69,6 +69,13 @@ class ClusterConv(nn.Module):
     def forward(self, h):
         out = F.relu(self.cosine(h) + self.bias)
         return F.max_pool2d(out, 2) if self.pool else out
+
+
+class AsFloat(nn.Module):
+    """Cached float16 activations -> float32 for the layers that train on them."""
+
+    def forward(self, x):
+        return x.float()
 
 
 def conv_geometry(stride_mode, patch_size):
@@ -133,38 +140,48 @@ def small_conv1x1(k, n, scale):
     return conv
 
 
-def fit_dlc(images, labels, num_classes, cfg, device, jl=False, checkpoint_dir=None):
+def fit_dlc(images, labels, val_images, val_labels, num_classes, cfg, budget, device, jl=False, checkpoint_dir=None):
     """Learn the blocks on uint8 images (n, C, H, W); returns (frozen nn.Sequential, per-block info).
 
     ``cfg`` keys: num_patches, clusters, channels, bias, patch_size, stride,
-    kmeans_iterations, block_epochs, block_lr, batch_size, init_scale, seed.
+    kmeans_iterations, init_scale, seed. Each block's 1x1 conv + linear layer is
+    trained under ``budget`` (a :class:`~layerwise.clustering.training.Budget`)
+    with early stopping on the validation images.
     """
     if len(cfg["clusters"]) != len(cfg["channels"]):
         raise ValueError("clusters and channels need one entry per block")
     stride, pool = conv_geometry(cfg["stride"], cfg["patch_size"])
+    biases = cfg["bias"] if isinstance(cfg["bias"], (list, tuple)) else [cfg["bias"]] * len(cfg["clusters"])
+    if len(biases) != len(cfg["clusters"]):
+        raise ValueError("bias needs one entry per block (or one number for all)")
     net = _frozen(Standardize.fit(images))
     info = []
-    for j, (k, width) in enumerate(zip(cfg["clusters"], cfg["channels"])):
+    for j, (k, width, bias) in enumerate(zip(cfg["clusters"], cfg["channels"], biases)):
         seed = cfg["seed"] * 1000 + j
         patches = sample_patches(net, images, cfg["num_patches"], cfg["patch_size"], stride, seed, device)
         km = kmeans(patches, k, seed, iterations=cfg["kmeans_iterations"], cosine=True)
         log.info("block %d: k-means k=%d on %d patches, inertia %.4g, %d iterations", j + 1, k, len(patches), km.inertia, km.iterations)
         channels = patches.shape[1] // cfg["patch_size"] ** 2
         centers = km.centers.reshape(k, channels, cfg["patch_size"], cfg["patch_size"])
-        cluster = ClusterConv(centers, cfg["bias"], stride, pool)
+        cluster = ClusterConv(centers, bias, stride, pool)
         torch.manual_seed(seed)
         embed = jl_projection(k, width, seed) if jl else small_conv1x1(k, width, cfg["init_scale"])
+        block = {"block": j + 1, "k": k, "channels": width, "bias": bias, "inertia": km.inertia, "iterations": km.iterations}
+        with torch.no_grad():
+            active = (cluster(net.to("cpu")(images[:64])) > 0).float().mean().item()
+        block["active_fraction"] = active  # share of ReLU(cos + b) outputs above zero
         if not jl:
-            with torch.no_grad():
-                grid = embed(cluster(net.to("cpu")(images[:1]))).shape[-2:]
-            top = nn.Linear(width * grid[0] * grid[1], num_classes)
-            trainer = nn.Sequential(net, cluster, embed, nn.Flatten(), top)
+            # The frozen prefix is computed once: only the 1x1 conv and the linear layer train.
+            # Stored as float16 (values in [0, 1 + b]) to halve memory at CIFAR scale.
+            h_tr = representation(nn.Sequential(*net, cluster), images, device).half()
+            h_val = representation(nn.Sequential(*net, cluster), val_images, device).half()
+            top = nn.Linear(width * h_tr.shape[-2] * h_tr.shape[-1], num_classes)
+            trainer = nn.Sequential(AsFloat(), embed, nn.Flatten(), top)
             ckpt = None if checkpoint_dir is None else f"{checkpoint_dir}/block{j + 1}.pt"
-            train_classifier(
-                trainer, images, labels, cfg["block_epochs"], cfg["block_lr"], cfg["batch_size"], seed, device, ckpt, desc=f"block {j + 1}"
-            )
+            hist = train_early_stopping(trainer, h_tr, labels, h_val, val_labels, budget, seed, device, ckpt, f"block {j + 1}")
+            block.update(steps=hist["steps"], best_step=hist["best_step"], val_accuracy=hist["best_val_accuracy"])
         net = _frozen(*net, cluster, embed)  # drop the linear layer, freeze the block
-        info.append({"block": j + 1, "k": k, "channels": width, "inertia": km.inertia, "iterations": km.iterations})
+        info.append(block)
     return net, info
 
 

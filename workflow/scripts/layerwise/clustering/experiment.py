@@ -1,11 +1,23 @@
-"""One row pair of paper 001 Figure 3: a method (dlc, jl, cnn, cnn-random, pixels) with a head (linear, fc).
+"""One run of paper 001 Figure 3: a method (dlc, jl, cnn, cnn-random, pixels), a head (linear, fc), a seed.
 
-``run_variant`` trains it on the training split of a ``data.h5`` and measures
-train/test accuracy; for the clustering methods and the pixel baseline the
-``linear`` variant also fits the linear SVM head of Algorithm 1 on the final
-representation, and on
-data with stored latents it measures latent recovery (see recovery.py).
-``write_variant`` stores everything in ``clustering/{method}-{head}.h5``.
+Every method is compared on the same terms:
+
+* its own settings: the shared keys of the config section, then the method's
+  block (``clustering.dlc``, ``clustering.jl``, ``clustering.cnn``), then under
+  ``preset: paper`` the block ``clustering.paper.{method}-{head}`` (Appendix C,
+  Figure 4). The resolved settings are what the job logs and stores;
+* a validation split carved from the training split (``validation_fraction``,
+  stratified, drawn from the seed); every gradient-trained piece (each dlc
+  block, each head, the CNN end to end) gets the same step budget with early
+  stopping on it (:class:`~layerwise.clustering.training.Budget`);
+* features standardised with training statistics before every head;
+* the headline: a linear SVM on the final frozen representation of every
+  method (Algorithm 1's classifier), its C chosen on the validation split;
+  the Adam-trained linear / FC head of §6 is reported beside it.
+
+On data with stored latents the dlc/jl blocks are also scored against the
+semantic images (see recovery.py). ``write_variant`` stores everything in
+``clustering/{method}-{head}-s{seed}.h5``.
 """
 
 import json
@@ -16,7 +28,8 @@ import numpy as np
 import torch
 
 from layerwise.clustering import baselines, dlc, recovery, svm
-from layerwise.clustering.training import accuracy, make_head, train_classifier
+from layerwise.clustering.standardize import standardized_head
+from layerwise.clustering.training import Budget, accuracy, make_head, train_early_stopping, validation_split
 from layerwise.data.store import load_split, open_data
 from layerwise.errors import InputError
 from layerwise.h5io import atomic_h5, open_checked
@@ -24,27 +37,25 @@ from layerwise.h5io import atomic_h5, open_checked
 STAGE = "cluster"
 METHODS = ("dlc", "jl", "cnn", "cnn-random", "pixels")
 HEADS = ("linear", "fc")
-
-# Paper 001 Appendix C, Figure 4: N, k1, n1, k2, n2, b found by random search on CIFAR-10.
-PAPER_FIGURE4 = {
-    ("dlc", "fc"): (47509, 1377, 155, 3534, 216, -0.14),
-    ("dlc", "linear"): (32124, 1384, 97, 2576, 211, -0.63),
-    ("jl", "fc"): (12369, 39, 39, 184, 184, 0.84),
-    ("jl", "linear"): (57893, 5004, 345, 6813, 407, -0.01),
-}
+OWN_SETTINGS = {"dlc": "dlc", "jl": "jl", "cnn": "cnn", "cnn-random": "cnn", "pixels": None}
 
 log = logging.getLogger(__name__)
 
 
-def resolve(cfg, method, head):
-    """The clustering config for one variant, with the ``paper`` preset (Figure 4) applied."""
+def settings(cfg, method, head, seed):
+    """The flat settings of one run: shared keys < the method's block < the paper block under preset paper."""
     if method not in METHODS or head not in HEADS:
-        raise InputError(f"clustering variant {method}-{head}: method must be one of {METHODS}, head one of {HEADS}")
-    cfg = dict(cfg)
-    if cfg["preset"] == "paper" and (method, head) in PAPER_FIGURE4:
-        n, k1, n1, k2, n2, b = PAPER_FIGURE4[(method, head)]
-        cfg.update(num_patches=n, clusters=[k1, k2], channels=[n1, n2], bias=b, patch_size=3, stride="paper")
-    return cfg
+        raise InputError(f"clustering run {method}-{head}: method must be one of {METHODS}, head one of {HEADS}")
+    out = {k: v for k, v in cfg.items() if k not in ("dlc", "jl", "cnn", "paper", "methods", "heads", "seeds")}
+    own = OWN_SETTINGS[method]
+    if own is not None:
+        out.update(cfg[own])
+    if cfg["preset"] == "paper" and own is not None:
+        # Only the method's own keys: the schema fills every paper block with all defaults.
+        block = (cfg.get("paper") or {}).get(f"{method}-{head}", {})
+        out.update({k: v for k, v in block.items() if k in cfg[own]})
+    out.update(method=method, head=head, seed=int(seed))
+    return out
 
 
 def _nchw(images):
@@ -52,71 +63,130 @@ def _nchw(images):
 
 
 def _latents(data_path, split):
-    """Latent images of ``split`` (list by level) or None when the file has no ground truth."""
+    """Latent images and grid offsets of ``split`` ((list by level, offsets) or None without ground truth)."""
     with open_data(data_path) as f:
         if "latents" not in f:
             return None
         idx = f[f"splits/{split}"][()]
         names = sorted(f["latents"].keys(), key=lambda s: int(s.removeprefix("level")))
-        return [f[f"latents/{name}"][()][idx] for name in names]
+        offsets = f["offsets"][()][idx] if "offsets" in f else np.zeros((len(idx), 2), dtype=np.int64)
+        return [f[f"latents/{name}"][()][idx] for name in names], offsets
 
 
-def _svm_scores(ftr, ytr, fte, yte, cfg, device):
-    model = svm.fit_svm(ftr, ytr, cfg["svm_C"], cfg["svm_solver"], device=str(device))
-    return {"svm_train_accuracy": model.accuracy(ftr, ytr), "svm_test_accuracy": model.accuracy(fte, yte)}
+def _subset(labels, size):
+    """Rows of a stratified subset of ``size`` training rows (fixed seed 0: the same data for every run)."""
+    if size is None or size >= len(labels):
+        return np.arange(len(labels))
+    _, rows = validation_split(labels, size / len(labels), seed=0)
+    return rows
 
 
-def run_variant(data_path, method, head, cfg, device, scratch=None):
-    """Train and evaluate one variant; returns ``(net state_dict, results dict)``."""
-    cfg = resolve(cfg, method, head)
+@torch.no_grad()
+def _features(body, x, device):
+    return dlc.representation(body, x, device).flatten(1)
+
+
+def _svm(ftr, ytr, fval, yval, fte, yte, s, device):
+    """Linear SVM on standardised features, C picked on validation (first best): its scores."""
+    best = None
+    for c in s["svm_C"]:
+        model = svm.fit_svm(ftr.numpy(), ytr, c, s["svm_solver"], device=str(device), tol=1e-4)
+        val = model.accuracy(fval.numpy(), yval)
+        if best is None or val > best[0]:
+            best = (val, c, model)
+    val, c, model = best
+    return {
+        "svm_C": c,
+        "svm_train_accuracy": model.accuracy(ftr.numpy(), ytr),
+        "svm_val_accuracy": val,
+        "svm_test_accuracy": model.accuracy(fte.numpy(), yte),
+    }
+
+
+def _head(ftr, ytr, fval, yval, fte, yte, s, budget, device, scratch):
+    """The §6 head (linear or FC) on standardised frozen features, early-stopped: model and scores."""
+    torch.manual_seed(s["seed"])
+    top = standardized_head(make_head(s["head"], ftr.shape[1], int(ytr.max()) + 1, s["fc_hidden"]), ftr)
+    ckpt = None if scratch is None else f"{scratch}/head.pt"
+    hist = train_early_stopping(top, ftr, ytr, fval, yval, budget, s["seed"], device, ckpt, "head")
+    scores = {
+        "train_accuracy": accuracy(top, ftr, ytr, device),
+        "val_accuracy": hist["best_val_accuracy"],
+        "test_accuracy": accuracy(top, fte, yte, device),
+    }
+    return top, scores, hist["steps"]
+
+
+def run_variant(data_path, method, head, seed, cfg, device, scratch=None):
+    """Train and evaluate one run; returns ``(state_dict, results dict, resolved settings)``."""
+    s = settings(cfg, method, head, seed)
     xtr, ytr = load_split(data_path, "train")
     xte, yte = load_split(data_path, "test")
     if len(xtr) == 0 or len(xte) == 0:
         raise InputError(f"{data_path}: empty train or test split; rerun prepare_data with n_train/n_test > 0")
     classes = int(max(ytr.max(), yte.max()) + 1)
-    xtr, xte = _nchw(xtr), _nchw(xte)
-    torch.manual_seed(cfg["seed"])
-    results = {"method": method, "head": head, "blocks": [], "recovery": {}}
+    keep = _subset(ytr, s["train_size"])
+    fit, val = validation_split(ytr[keep], s["validation_fraction"], s["seed"])
+    fit, val = keep[fit], keep[val]
+    x = _nchw(xtr)
+    xfit, yfit, xval, yval, xte = x[fit], ytr[fit], x[val], ytr[val], _nchw(xte)
+    budget = Budget.from_config(s)
+    torch.manual_seed(s["seed"])
+    results = {"method": method, "head": head, "seed": int(seed), "blocks": [], "recovery": {},
+               "n_fit": len(fit), "n_val": len(val)}
     start = time.perf_counter()
+    steps = 0
     if method in ("dlc", "jl"):
-        net, results["blocks"] = dlc.fit_dlc(xtr, ytr, classes, cfg, device, jl=method == "jl", checkpoint_dir=scratch)
-        ftr = dlc.representation(net, xtr, device).flatten(1)
-        fte = dlc.representation(net, xte, device).flatten(1)
-        torch.manual_seed(cfg["seed"])
-        top = make_head(head, ftr.shape[1], classes, cfg["fc_hidden"])
-        ckpt = None if scratch is None else f"{scratch}/head.pt"
-        train_classifier(top, ftr, ytr, cfg["head_epochs"], cfg["head_lr"], cfg["batch_size"], cfg["seed"], device, ckpt, "head")
-        results.update(train_accuracy=accuracy(top, ftr, ytr, device), test_accuracy=accuracy(top, fte, yte, device))
-        if head == "linear":  # the SVM does not depend on the head: fit it once per method
-            results.update(_svm_scores(ftr.numpy(), ytr, fte.numpy(), yte, cfg, device))
-        latents = _latents(data_path, "test")
-        if latents is not None:
-            results["recovery"] = recovery.latent_recovery(
-                net, xte, latents, len(cfg["clusters"]), device, cfg["recovery_points"], cfg["seed"]
-            )
-        state = {**net.state_dict(), **{f"head.{k}": v for k, v in top.state_dict().items()}}
-    else:
-        net = baselines.build_baseline(method, head, xtr, classes, cfg["cnn_width"], cfg["fc_hidden"], cfg["seed"])
+        net, results["blocks"] = dlc.fit_dlc(
+            xfit, yfit, xval, yval, classes, s, budget, device, jl=method == "jl", checkpoint_dir=scratch
+        )
+        steps += sum(b.get("steps", 0) for b in results["blocks"])
+        body = net
+    elif method == "cnn":
+        torch.manual_seed(s["seed"])
+        full = baselines.build_baseline("cnn", head, xfit, classes, s["width"], s["fc_hidden"], s["seed"])
         ckpt = None if scratch is None else f"{scratch}/net.pt"
-        epochs = cfg["head_epochs"] if method == "pixels" else cfg["cnn_epochs"]
-        lr = cfg["head_lr"] if method == "pixels" else cfg["cnn_lr"]
-        train_classifier(net, xtr, ytr, epochs, lr, cfg["batch_size"], cfg["seed"], device, ckpt, method)
-        results.update(train_accuracy=accuracy(net, xtr, ytr, device), test_accuracy=accuracy(net, xte, yte, device))
-        if method == "pixels" and head == "linear":
-            flat_tr, flat_te = net[0](xtr).flatten(1).numpy(), net[0](xte).flatten(1).numpy()
-            results.update(_svm_scores(flat_tr, ytr, flat_te, yte, cfg, device))
-        state = net.state_dict()
+        hist = train_early_stopping(full, xfit, yfit, xval, yval, budget, s["seed"], device, ckpt, "cnn")
+        steps += hist["steps"]
+        results.update(train_accuracy=accuracy(full, xfit, yfit, device), val_accuracy=hist["best_val_accuracy"],
+                       test_accuracy=accuracy(full, xte, yte, device))
+        body = torch.nn.Sequential(*list(full)[:2])  # Standardize, trained conv body
+    else:  # cnn-random, pixels: a frozen body
+        body = baselines.build_baseline(method, head, xfit, classes, s.get("width", 1), s["fc_hidden"], s["seed"])
+        body = torch.nn.Sequential(*list(body)[:2])
+    ffit, fval, fte = (_features(body, xs, device) for xs in (xfit, xval, xte))
+    results["feature_dim"] = int(ffit.shape[1])
+    state = {f"body.{k}": v for k, v in body.state_dict().items()}
+    if method != "cnn":  # the CNN's head trained end to end with its body
+        top, scores, head_steps = _head(ffit, yfit, fval, yval, fte, yte, s, budget, device, scratch)
+        results.update(scores)
+        steps += head_steps
+        state.update({f"head.{k}": v for k, v in top.state_dict().items()})
+    else:
+        state.update({f"net.{k}": v for k, v in full.state_dict().items()})
+    results.update(_svm(ffit, yfit, fval, yval, fte, yte, s, device))
+    results["steps"] = steps
+    if method in ("dlc", "jl"):
+        truth = _latents(data_path, "test")
+        if truth is not None:
+            results["recovery"] = recovery.latent_recovery(
+                net, xte, truth[0], len(s["clusters"]), device, s["recovery_points"], s["seed"], offsets=truth[1]
+            )
     results["seconds"] = time.perf_counter() - start
-    return state, results
+    return state, results, s
+
+
+SCALARS = ("train_accuracy", "val_accuracy", "test_accuracy", "svm_C", "svm_train_accuracy", "svm_val_accuracy",
+           "svm_test_accuracy", "seconds", "steps", "n_fit", "n_val", "feature_dim", "seed")
 
 
 def write_variant(path, state, results, params, seed):
-    """The variant's HDF5: metrics as attributes of ``metrics``, recovery per level, weights."""
+    """The run's HDF5: metrics as attributes of ``metrics``, recovery per level, weights."""
     with atomic_h5(path, STAGE, params, seed) as f:
         f.attrs["method"], f.attrs["head"] = results["method"], results["head"]
         f.attrs["blocks"] = json.dumps(results["blocks"])
         metrics = f.create_group("metrics")
-        for key in ("train_accuracy", "test_accuracy", "svm_train_accuracy", "svm_test_accuracy", "seconds"):
+        for key in SCALARS:
             if key in results:
                 metrics.attrs[key] = float(results[key])
         for level, values in results["recovery"].items():
@@ -128,9 +198,10 @@ def write_variant(path, state, results, params, seed):
 
 
 def read_variant(path):
-    """``{method, head, metrics..., recovery: {level: {...}}}`` from a variant file."""
+    """``{method, head, metrics..., blocks, recovery: {level: {...}}}`` from a run file."""
     with open_checked(path, STAGE, required=("metrics",)) as f:
         out = {"method": f.attrs["method"], "head": f.attrs["head"], **{k: float(v) for k, v in f["metrics"].attrs.items()}}
+        out["blocks"] = json.loads(f.attrs["blocks"])
         out["recovery"] = {}
         if "recovery" in f:
             for name, group in f["recovery"].items():
@@ -140,4 +211,3 @@ def read_variant(path):
 
 def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
-

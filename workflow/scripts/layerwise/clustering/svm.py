@@ -104,7 +104,7 @@ def fit_linear_ovr(
     return LinearOvR(weight[:, :-1], weight[:, -1] * intercept_scaling, mean, std, classes)
 
 
-def fit_sklearn_svc(x, y, c=1.0, standardize=True):
+def fit_sklearn_svc(x, y, c=1.0, standardize=True, tol=1e-6, max_iter=20000):
     """The reference: scikit-learn LinearSVC on the same standardised features (CPU only)."""
     from sklearn.svm import LinearSVC
 
@@ -112,14 +112,21 @@ def fit_sklearn_svc(x, y, c=1.0, standardize=True):
     mean = x.mean(0) if standardize else np.zeros(x.shape[1])
     std = x.std(0) if standardize else np.ones(x.shape[1])
     std = np.where(std > 0, std, 1.0)
-    svc = LinearSVC(C=c, dual="auto", max_iter=20000, tol=1e-6).fit((x - mean) / std, y)
+    svc = LinearSVC(C=c, dual="auto", max_iter=max_iter, tol=tol).fit((x - mean) / std, y)
     return LinearOvR(svc.coef_, svc.intercept_, mean, std, svc.classes_)
 
 
-def fit_svm(x, y, c, solver, device="cpu"):
-    """SVM head: ``solver`` "sklearn" (LinearSVC), "torch", or "auto" (torch on GPU, sklearn on CPU)."""
+def fit_svm(x, y, c, solver, device="cpu", tol=None):
+    """SVM head: ``solver`` "sklearn" (LinearSVC), "torch", or "auto" (torch on GPU, sklearn on CPU).
+
+    ``tol`` loosens LinearSVC's stopping tolerance (default: the reference 1e-6,
+    with up to 20000 passes); on wide, separable features the dual solver
+    crawls at 1e-6 while the accuracy is settled long before.
+    """
     if solver == "auto":
         solver = "torch" if torch.device(device).type == "cuda" else "sklearn"
     if solver == "sklearn":
-        return fit_sklearn_svc(x, y, c)
+        if tol is None:
+            return fit_sklearn_svc(x, y, c)
+        return fit_sklearn_svc(x, y, c, tol=tol, max_iter=2000)
     return fit_linear_ovr(x, y, c=c, loss="squared_hinge", device=device)

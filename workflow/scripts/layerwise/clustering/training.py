@@ -10,6 +10,7 @@ so a resumed run sees the same order as an uninterrupted one.
 import logging
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -99,3 +100,114 @@ def predict(model, inputs, device, batch_size=1024):
 def accuracy(model, inputs, labels, device):
     pred = predict(model, inputs, device)
     return float((pred == torch.as_tensor(labels)).float().mean())
+
+
+def validation_split(labels, fraction, seed):
+    """(train rows, validation rows) of a stratified split carved from the training set.
+
+    Each class gives round(fraction * its count) rows (at least one when it has
+    two or more), drawn with a generator seeded by ``seed``.
+    """
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    val = []
+    for c in np.unique(labels):
+        rows = np.flatnonzero(labels == c)
+        take = int(round(fraction * len(rows)))
+        take = min(max(take, 1 if len(rows) > 1 else 0), len(rows) - 1)
+        val.append(rng.permutation(rows)[:take])
+    val = np.sort(np.concatenate(val)) if val else np.empty(0, dtype=np.int64)
+    train = np.setdiff1d(np.arange(len(labels)), val)
+    return train, val
+
+
+class Budget:
+    """The equal step budget and early-stopping rule shared by every gradient-trained model.
+
+    ``max_steps`` Adam steps at most; the validation accuracy is measured every
+    ``eval_every`` steps and training stops after ``patience`` evaluations
+    without improvement; the weights of the best evaluation are restored.
+    """
+
+    def __init__(self, max_steps, eval_every, patience, lr, batch_size):
+        self.max_steps, self.eval_every, self.patience = int(max_steps), int(eval_every), int(patience)
+        self.lr, self.batch_size = float(lr), int(batch_size)
+
+    @classmethod
+    def from_config(cls, cfg):
+        return cls(cfg["max_steps"], cfg["eval_every"], cfg["patience"], cfg["lr"], cfg["batch_size"])
+
+
+@torch.no_grad()
+def evaluate(model, inputs, labels, device, batch_size=1024):
+    """(mean cross-entropy, accuracy) of ``model`` on ``inputs`` (CPU tensor)."""
+    model.eval().to(device)
+    labels = torch.as_tensor(labels, dtype=torch.long)
+    loss, correct = 0.0, 0
+    for i in range(0, len(inputs), batch_size):
+        logits = model(inputs[i : i + batch_size].to(device))
+        y = labels[i : i + batch_size].to(device)
+        loss += float(F.cross_entropy(logits, y, reduction="sum"))
+        correct += int((logits.argmax(1) == y).sum())
+    n = max(len(inputs), 1)
+    return loss / n, correct / n
+
+
+def train_early_stopping(model, inputs, labels, val_inputs, val_labels, budget, seed, device, checkpoint=None, desc="train"):
+    """Adam on cross-entropy with early stopping on the validation loss; returns a history dict.
+
+    Mini-batches come from epochs of a permutation seeded by ``(seed, epoch)``.
+    The weights of the evaluation with the lowest validation cross-entropy are
+    loaded back into ``model`` (the loss, not the accuracy: a block's embedding
+    keeps improving after its accuracy saturates). With ``checkpoint``, the state
+    is saved at every evaluation and a killed run resumes from its last
+    evaluation, bit for bit. A non-finite loss stops the run with an error.
+    """
+    model.to(device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    val_loss, val_acc = evaluate(model, val_inputs, val_labels, device)
+    history = {"steps": 0, "best_step": 0, "best_val_loss": val_loss, "best_val_accuracy": val_acc, "evals": []}
+    if not params:
+        return history
+    opt = torch.optim.Adam(params, lr=budget.lr)
+    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    step, stale = 0, 0
+    if checkpoint is not None and Path(checkpoint).exists():
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        best_state, history, step, stale = state["best"], state["history"], state["step"], state["stale"]
+        log.info("%s: resumed from %s at step %d", desc, checkpoint, step)
+    labels = torch.as_tensor(labels, dtype=torch.long)
+    n, per_epoch = len(inputs), -(-len(inputs) // budget.batch_size)
+    while step < budget.max_steps and stale < budget.patience:
+        model.train()
+        epoch, offset = divmod(step, per_epoch)
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100003 + epoch))
+        torch.manual_seed(seed * 100003 + step)  # dropout masks, reproducible on resume
+        idx = order[offset * budget.batch_size : (offset + 1) * budget.batch_size]
+        loss = F.cross_entropy(model(inputs[idx].to(device)), labels[idx].to(device))
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"{desc}: non-finite loss at step {step}; lower the learning rate (clustering.lr)")
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        step += 1
+        if step % budget.eval_every == 0 or step == budget.max_steps:
+            val_loss, val_acc = evaluate(model, val_inputs, val_labels, device)
+            history["evals"].append((step, float(loss.detach()), val_loss, val_acc))
+            if val_loss < history["best_val_loss"]:
+                history.update(best_val_loss=val_loss, best_val_accuracy=val_acc, best_step=step)
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                stale = 0
+            else:
+                stale += 1
+            log.info("%s step %d: loss %.4f, validation loss %.4f accuracy %.4f", desc, step, float(loss.detach()), val_loss, val_acc)
+            if checkpoint is not None:
+                with atomic_path(checkpoint) as tmp:
+                    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "best": best_state,
+                                "history": history, "step": step, "stale": stale}, tmp)
+    history["steps"] = step
+    model.load_state_dict(best_state)
+    model.eval()
+    return history

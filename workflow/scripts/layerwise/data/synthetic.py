@@ -8,6 +8,25 @@ disjoint. Patches of levels i < d-1 are over the classes C_{i+1}; those of the
 last level are real valued (the pixels, grey or RGB). X(d) plus optional
 Gaussian noise, rounded to uint8, is the image.
 
+The last level's patch sets decide what a shallow model can read
+(``last_level``):
+
+* ``uniform``: independent uniform grey levels. Every label has its own mean
+  image, so logistic regression on raw pixels solves the task.
+* ``antipodal``: each set is k/2 random patches q and their negatives 255 - q,
+  so E[X | y] is the same for every label (first moments matched) while the
+  sets stay disjoint and uniform, as the model requires.
+* ``matched``: antipodal, and every set has the same second moment too: the
+  k |C_{d-1}| patches sit equally spaced on one circle in a random plane of
+  patch space, class c owning every |C_{d-1}|-th point (k equally spaced
+  angles), so sum_q (q - 127.5)(q - 127.5)^T is the same for every class. Any
+  polynomial of degree <= 2 in the pixels then has the same mean for every
+  label (products across patches have zero mean by the sign symmetry).
+
+``grid_offset`` > 0 shifts every image circularly by its own offset, uniform
+in 0..grid_offset per axis, so the patch grid's phase is not given away; the
+offsets are stored with the ground truth, latents stay unshifted.
+
 Everything is drawn from one ``numpy.random.Generator`` seeded by
 ``params["seed"]`` in a fixed order, so the same parameters give the same
 pixels bit for bit. The latent images X(0), ..., X(d-1) and the patch sets are
@@ -16,12 +35,20 @@ returned as ground truth for the clustering stage.
 
 import numpy as np
 
-from layerwise.data.digits import GLYPH_SYMBOLS, GLYPHS, digit_classes
+from layerwise.data.digits import GLYPH_SYMBOLS, GLYPHS, STROKE_SYMBOLS, digit_classes, digit_patch_sets
 from layerwise.errors import InputError
+
+
+LAST_LEVELS = ("uniform", "antipodal", "matched")
 
 
 def _key(name):
     return f"datasets.<name>.synthetic.{name}"
+
+
+def _options(params):
+    """The keys added after the plain model of §3.1; absent keys mean that model."""
+    return params.get("last_level", "uniform"), int(params.get("grid_offset", 0))
 
 
 def _check(params):
@@ -37,11 +64,22 @@ def _check(params):
                 f"{s}x{s} patches over {levels[i + 1]} classes but only {space} exist; "
                 "lower patches_per_class or raise classes_per_level / patch_size"
             )
+    last, offset = _options(params)
+    if last not in LAST_LEVELS:
+        raise InputError(f"{_key('last_level')}: one of {LAST_LEVELS}, not {last!r}")
+    if last != "uniform" and k % 2:
+        raise InputError(f"{_key('patches_per_class')}: last_level {last} pairs q with 255 - q, so k must be even, not {k}")
+    if last == "matched" and k < 4:
+        raise InputError(f"{_key('patches_per_class')}: last_level matched needs k >= 4 (equal second moments), not {k}")
+    if not 0 <= offset < params["semantic_size"] * s ** len(levels):
+        raise InputError(f"{_key('grid_offset')}: between 0 and the image side - 1, not {offset}")
     if params["semantic"] == "digits":
-        if params["semantic_size"] != 3 or levels[0] != len(GLYPH_SYMBOLS):
+        want = (3, 3, [len(GLYPH_SYMBOLS), len(STROKE_SYMBOLS)], 4)
+        got = (params["semantic_size"], s, levels, k)
+        if got != want or last == "matched":
             raise InputError(
-                f"{_key('semantic')}: digits needs semantic_size 3 and "
-                f"classes_per_level[0] {len(GLYPH_SYMBOLS)} (the glyph symbols)"
+                f"{_key('semantic')}: digits needs semantic_size 3, patch_size 3, classes_per_level "
+                f"{want[2]}, patches_per_class 4 and last_level uniform or antipodal (the strokes of §3.2)"
             )
         digit_classes(params["num_classes"])  # validates num_classes
 
@@ -58,23 +96,79 @@ def _distinct_patches(rng, count, num_values, s):
     return np.stack(out)
 
 
+def _antipodal_patches(rng, classes, k, shape):
+    """(classes, k, *shape): per class k/2 distinct integer patches q and their negatives 255 - q."""
+    seen, half = set(), []
+    while len(half) < classes * k // 2:
+        q = rng.integers(0, 256, size=shape, dtype=np.uint8)
+        keys = {q.tobytes(), (255 - q).tobytes()}
+        if len(keys) == 2 and not keys & seen:
+            seen |= keys
+            half.append(q)
+    half = np.stack(half).reshape((classes, k // 2) + shape)
+    return np.concatenate([half, 255 - half], axis=1).astype(np.float32)
+
+
+def _matched_patches(rng, classes, k, shape):
+    """(classes, k, *shape): k |C| points equally spaced on a circle around 127.5 in a random plane.
+
+    Point t has angle 2 pi t / (k |C|); class perm[t mod |C|] owns it, so each
+    class holds k equally spaced angles (a rotated copy of the same frame) and
+    sum over its patches of (q - 127.5)(q - 127.5)^T = k r^2 / 2 (u u^T + v v^T)
+    for every class. The radius fills 0..255; the second half of the circle is
+    written as 255 - q of the first so every pair is exactly antipodal.
+    """
+    dim, total = int(np.prod(shape)), classes * k
+    u, v = np.linalg.qr(rng.normal(size=(dim, 2)))[0].T
+    angles = 2 * np.pi * np.arange(total // 2) / total
+    directions = np.cos(angles)[:, None] * u + np.sin(angles)[:, None] * v
+    radius = 127.0 / np.abs(directions).max()
+    first = np.rint(127.5 + radius * directions)
+    points = np.concatenate([first, 255 - first])  # point t + total/2 is the negative of point t
+    owner = rng.permutation(classes)[np.arange(total) % classes]
+    out = np.empty((classes, k, dim), dtype=np.float32)
+    for c in range(classes):
+        out[c] = points[owner == c]
+    return out.reshape((classes, k) + shape)
+
+
 def patch_sets(rng, params):
     """S_c^{(i)} for every level: uint8 (|C_i|, k, s, s) over C_{i+1}, then float (|C_{d-1}|, k, s, s, ch).
 
     Disjointness across classes follows from drawing all |C_i| * k patches of a
-    level as one distinct set and dealing them out.
+    level as one distinct set and dealing them out. The digits model has fixed
+    stroke sets (see :mod:`layerwise.data.digits`).
     """
     levels = list(params["classes_per_level"])
     s, k, ch = params["patch_size"], params["patches_per_class"], params["channels"]
+    last, _ = _options(params)
+    if params["semantic"] == "digits":
+        return digit_patch_sets(polarity=last == "antipodal", channels=ch)
     sets = []
     for i in range(len(levels) - 1):
         flat = _distinct_patches(rng, levels[i] * k, levels[i + 1], s)
         sets.append(flat.reshape(levels[i], k, s, s))
     # Real patches take integer grey levels so that, without noise, every pixel
     # block equals its patch exactly after rounding to uint8.
-    real = rng.integers(0, 256, size=(levels[-1] * k, s, s, ch)).astype(np.float32)
-    sets.append(real.reshape(levels[-1], k, s, s, ch))
+    if last == "antipodal":
+        sets.append(_antipodal_patches(rng, levels[-1], k, (s, s, ch)))
+    elif last == "matched":
+        sets.append(_matched_patches(rng, levels[-1], k, (s, s, ch)))
+    else:
+        real = rng.integers(0, 256, size=(levels[-1] * k, s, s, ch)).astype(np.float32)
+        sets.append(real.reshape(levels[-1], k, s, s, ch))
     return sets
+
+
+def _shift(rng, images, max_offset):
+    """Every image rolled by its own (dy, dx), uniform in 0..max_offset: (images, offsets (n, 2))."""
+    offsets = rng.integers(0, max_offset + 1, size=(len(images), 2))
+    if max_offset == 0:
+        return images, offsets
+    out = np.empty_like(images)
+    for i, (dy, dx) in enumerate(offsets):
+        out[i] = np.roll(images[i], (dy, dx), axis=(0, 1))
+    return out, offsets
 
 
 def _balanced_labels(rng, n, num_classes):
@@ -144,6 +238,7 @@ def generate(params):
     if params["noise_std"] > 0:
         pixels = pixels + rng.normal(0.0, params["noise_std"], size=pixels.shape)
     images = np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
+    images, offsets = _shift(rng, images, _options(params)[1])
     return {
         "images": images,
         "labels": labels,
@@ -152,6 +247,7 @@ def generate(params):
         "latents": latents,
         "patch_sets": sets,
         "prototypes": prototypes,
+        "offsets": offsets,
     }
 
 
@@ -160,4 +256,5 @@ def ground_truth(sample):
     extra = {f"latents/level{i}": lat for i, lat in enumerate(sample["latents"])}
     extra.update({f"patch_sets/level{i}": p for i, p in enumerate(sample["patch_sets"])})
     extra["prototypes"] = sample["prototypes"]
+    extra["offsets"] = sample["offsets"]
     return extra
