@@ -1,6 +1,7 @@
 # Greedy layer-wise training (paper 003): one train_layer job per layer and run, chained
 # through weights.pt; end-to-end baselines; tables and the per-layer accuracy figure.
-# Runs are "{preset}.{sampler}.seed{seed}"; presets and tables come from
+# Runs are "{preset}.{sampler}.seed{seed}" (sampler: a batches file, or shuffle-s<seed>,
+# ordinary SGD drawn by the job itself, no file); presets and tables come from
 # config["layerwise"]["profiles"][dataset]; the run plan lives in
 # workflow/scripts/layerwise/training/runs.py (plain Python, tested without Snakemake).
 # common.smk has put workflow/scripts on sys.path.
@@ -15,16 +16,25 @@ lw_layers = LW_PLAN.layers
 
 wildcard_constraints:
     preset="[a-z0-9-]+",
-    sampler="robust-flat|robust-hier|random-s[0-9]+",
     seed="[0-9]+",
     layer="[0-9]+",
     table="table[0-9]+|compression",
 
 
+# The batches stage owns the global `sampler` constraint; training also takes shuffle-s<seed>.
+LW_SAMPLER = "robust-[a-z]+|random-s[0-9]+|shuffle-s[0-9]+"
+
+
+def lw_batches_arg(wildcards, input):
+    return f"--batches {input.batches}" if input.batches else ""
+
+
 rule train_layer:
+    wildcard_constraints:
+        sampler=LW_SAMPLER,
     input:
         data="results/{dataset}/data.h5",
-        batches="results/{dataset}/batches/{sampler}.h5",
+        batches=lambda wc: LW_PLAN.batches_input(wc.dataset, wc.sampler),
         previous=lambda wc: LW_PLAN.previous_weights(
             wc.dataset, wc.preset, wc.sampler, wc.seed, wc.layer
         ),
@@ -46,13 +56,14 @@ rule train_layer:
         cfg=lambda wc: LW_PLAN.job_params(
             wc.dataset, wc.preset, wc.sampler, wc.seed, wc.layer
         ),
+        batches=lw_batches_arg,
     shell:
         # joined, not added: the linter reads a name plus a string with slashes as path composition
         " ".join(
             [
                 LAUNCH,
                 "python workflow/scripts/train_layer.py --data {input.data:q}",
-                "--batches {input.batches:q} --previous {input.previous:q}",
+                "{params.batches} --previous {input.previous:q}",
                 "--weights {output.weights:q} --eval {output.eval:q} --threads {threads}",
                 "--params {params.cfg:q} > {log:q} 2>&1",
             ]
@@ -60,9 +71,11 @@ rule train_layer:
 
 
 rule train_e2e:
+    wildcard_constraints:
+        sampler=LW_SAMPLER,
     input:
         data="results/{dataset}/data.h5",
-        batches="results/{dataset}/batches/{sampler}.h5",
+        batches=lambda wc: LW_PLAN.batches_input(wc.dataset, wc.sampler),
     output:
         weights="results/{dataset}/train/{preset}.{sampler}.seed{seed}/e2e/weights.pt",
         eval="results/{dataset}/train/{preset}.{sampler}.seed{seed}/e2e/eval.h5",
@@ -79,12 +92,13 @@ rule train_e2e:
         runtime=lambda wc: LW_PLAN.profile(wc.dataset)["runtime"],
     params:
         cfg=lambda wc: LW_PLAN.job_params(wc.dataset, wc.preset, wc.sampler, wc.seed),
+        batches=lw_batches_arg,
     shell:
         " ".join(
             [
                 LAUNCH,
                 "python workflow/scripts/train_e2e.py --data {input.data:q}",
-                "--batches {input.batches:q} --weights {output.weights:q}",
+                "{params.batches} --weights {output.weights:q}",
                 "--eval {output.eval:q} --threads {threads}",
                 "--params {params.cfg:q} > {log:q} 2>&1",
             ]

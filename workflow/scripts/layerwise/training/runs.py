@@ -2,12 +2,16 @@
 
 Pure Python, no Snakemake: the rule file builds one :class:`RunPlan` and its
 lambdas call these methods, so the DAG (layers, runs, seeds) is static and
-testable. Runs are named ``{preset}.{sampler}.seed{seed}``.
+testable. Runs are named ``{preset}.{sampler}.seed{seed}``. Sampler kinds:
+``robust-*`` (one file, every training seed), ``random`` (one random-s<seed>
+file per seed) and ``shuffle`` (shuffle-s<seed>: ordinary SGD, a fresh
+permutation every epoch drawn by the training job; no file).
 """
 
 import json
 
 from layerwise.errors import InputError
+from layerwise.training.sampler import shuffle_seed
 
 VGG11_LAYERS = 8
 
@@ -43,9 +47,9 @@ class RunPlan:
         return self.config.get("batches", {}).get("random_seeds", self.lw["seeds"])
 
     def runs(self, preset, kind):
-        """(run name, sampler file, seed) of a preset for a sampler kind (robust-* or random)."""
-        if kind == "random":
-            return [(f"{preset}.random-s{s}.seed{s}", f"random-s{s}", s) for s in self.random_seeds()]
+        """(run name, sampler, seed) of a preset for a sampler kind (robust-*, random, shuffle)."""
+        if kind in ("random", "shuffle"):
+            return [(f"{preset}.{kind}-s{s}.seed{s}", f"{kind}-s{s}", s) for s in self.random_seeds()]
         return [(f"{preset}.{kind}.seed{s}", kind, s) for s in self.lw["seeds"]]
 
     def run_evals(self, dataset, preset, run):
@@ -55,6 +59,11 @@ class RunPlan:
         if model["train"] == "e2e":
             return [f"{base}/e2e/eval.h5"]
         return [f"{base}/layer{j}/eval.h5" for j in range(1, self.layers(model) + 1)]
+
+    @staticmethod
+    def batches_input(dataset, sampler):
+        """The mini-batch file a run reads: none for shuffle-s<seed>."""
+        return [] if shuffle_seed(sampler) is not None else [f"results/{dataset}/batches/{sampler}.h5"]
 
     def previous_weights(self, dataset, preset, sampler, seed, layer):
         run = f"results/{dataset}/train/{preset}.{sampler}.seed{seed}"
@@ -67,6 +76,8 @@ class RunPlan:
         schedule["checkpoint_every"] = self.lw["checkpoint_every"]
         cfg = {
             "run": f"{preset}.{sampler}.seed{seed}",
+            "dataset": dataset,
+            "sampler": sampler,
             "preset": preset,
             "seed": int(seed),
             "model": {k: v for k, v in model.items() if k != "schedule"},
@@ -78,6 +89,8 @@ class RunPlan:
         }
         if self.config["datasets"][dataset]["kind"] == "imagenet":
             cfg["workers"] = profile["threads"]  # DataLoader workers decoding the manifest
+        if shuffle_seed(sampler) is not None:
+            cfg["batch_size"] = self.config["batches"]["batch_size"]
         if layer is not None:
             cfg["layer"] = int(layer)
         return json.dumps(cfg, sort_keys=True)

@@ -4,6 +4,11 @@ aggregated over seeds (mean, std, worst, best), with the paper's numbers beside 
 A run's accuracy is that of its last layer z_J; its ensemble accuracy is that
 of Z = sum_j 2^j z_j over all its layers (layer-wise runs; e2e runs have no
 ensemble, so the column repeats the single model). Accuracies are in percent.
+
+A table is a result only if every run in it trained: a layer whose eval file
+holds a non-finite training loss, or whose final *training* accuracy is
+within ``CHANCE_MARGIN`` of chance (1/classes), stops the table rule with one
+error naming the run (a chance row is a bug report, not a result).
 """
 
 import math
@@ -11,7 +16,10 @@ import math
 import numpy as np
 import pandas as pd
 
+from layerwise.errors import InputError
 from layerwise.training.evaluation import ensemble, read_eval, topk
+
+CHANCE_MARGIN = 1.2  # final train top-1 below 1.2 / classes counts as "at chance"
 
 # Paper 003: Table 3 (ImageNet top-1/top-5, ensemble), Table 1 (ImageNet top-5),
 # Table 2 and Table 6 (CIFAR-10), and the layer-wise compression paragraph of section 4.3.
@@ -50,9 +58,25 @@ COLUMNS = ["model", "k", "train", "sampler", "seeds", *SCORES, "params", "train_
 ARCH_NAMES = {"simcnn": "SimCNN", "vgg11": "VGG-11"}
 
 
-def run_summary(eval_paths):
+def check_trained(run, path, ev):
+    """InputError unless a layer's training loss stayed finite and its train accuracy beat chance."""
+    loss, train = ev["metrics"]["train_loss"], ev["metrics"]["train_top1"]
+    chance = 1.0 / ev["logits"].shape[1]
+    if not np.isfinite(loss).all():
+        raise InputError(f"run {run}: {path} holds a non-finite training loss; it is not a result. "
+                         "Delete the run's train/ directory and fix its schedule (lr, warmup_epochs)")
+    if len(train) and train[-1] < CHANCE_MARGIN * chance:
+        raise InputError(
+            f"run {run}: final train accuracy {100 * train[-1]:.1f} % is at chance "
+            f"({100 * chance:.1f} %) in {path}; the model did not train, so the table would "
+            "report a bug. Fix the preset (lr, warmup_epochs, batchnorm, vgg_dropout) and rerun")
+
+
+def run_summary(eval_paths, run=None):
     """Scores of one run from its layers' eval files (in layer order), plus per-layer curves."""
     evals = [read_eval(p) for p in eval_paths]
+    for path, ev in zip(eval_paths, evals):
+        check_trained(run or path, path, ev)
     labels = evals[-1]["labels"]
     per_layer, per_layer_ens = [], []
     for j in range(1, len(evals) + 1):
@@ -76,7 +100,7 @@ def table_rows(dataset, table, rows):
     paper = PAPER.get((dataset, table), {})
     records, curves = [], []
     for row in rows:
-        runs = [run_summary(paths) for paths in row["runs"].values()]
+        runs = [run_summary(paths, name) for name, paths in row["runs"].items()]
         model = row["model"]
         e2e = model["train"] == "e2e"
         rec = {
