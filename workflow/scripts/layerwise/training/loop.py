@@ -65,7 +65,7 @@ def check_finite(loss, params, where):
     """Raise TrainingDiverged unless the loss and every gradient are finite."""
     what = None
     if not torch.isfinite(loss):
-        what = f"loss {float(loss)}"
+        what = f"loss {float(loss.detach())}"
     else:
         grads = [p.grad for p in params if p.grad is not None]
         if grads and not torch.isfinite(torch.stack([g.detach().abs().max() for g in grads])).all():

@@ -52,9 +52,20 @@ PAPER = {
         "simcnn-w64-e2e": (87.5, None, None, None),
     },
 }
+# Notes beside a row where the paper's own numbers disagree with each other.
+NOTES = {
+    ("imagenet", "table3"): {
+        "simcnn-k1": (
+            "Table 7 lists SimCNN k=1 (J=6) at 96M parameters, which Table 5's widths do not "
+            "reproduce: with its invertible downsampling (4x input channels) J=6 has 145.7M "
+            "(J=8: 606.8M), with channel-preserving downsampling 71.3M; params counts the model "
+            "as built"
+        ),
+    },
+}
 SCORES = ("top1", "top1_ens", "top5", "top5_ens")
 COLUMNS = ["model", "k", "train", "sampler", "seeds", *SCORES, "params", "train_seconds",
-           "peak_mem_mb", *(f"paper_{s}" for s in SCORES)]
+           "peak_mem_mb", *(f"paper_{s}" for s in SCORES), "note"]
 ARCH_NAMES = {"simcnn": "SimCNN", "vgg11": "VGG-11"}
 
 
@@ -120,6 +131,7 @@ def table_rows(dataset, table, rows):
             vals = np.array([r[s] for r in runs])
             rec[f"{s}_std"] = vals.std(ddof=1) if len(vals) > 1 else math.nan
             rec[f"{s}_worst"], rec[f"{s}_best"] = vals.min(), vals.max()
+        rec["note"] = NOTES.get((dataset, table), {}).get(row["preset"], "")
         rec["preset"] = row["preset"]
         records.append(rec)
         curves.append((f"{row['preset']} ({row['sampler']})", runs[0]["layer_index"],
