@@ -25,13 +25,7 @@ wildcard_constraints:
 LW_SAMPLER = "robust-[a-z]+|random-s[0-9]+|shuffle-s[0-9]+"
 
 
-def lw_batches_arg(wildcards, input):
-    return f"--batches {input.batches}" if input.batches else ""
-
-
 rule train_layer:
-    wildcard_constraints:
-        sampler=LW_SAMPLER,
     input:
         data="results/{dataset}/data.h5",
         batches=lambda wc: LW_PLAN.batches_input(wc.dataset, wc.sampler),
@@ -45,6 +39,8 @@ rule train_layer:
         "results/logs/train_layer/{dataset}/{preset}.{sampler}.seed{seed}/layer{layer}.log",
     benchmark:
         "results/benchmarks/train_layer/{dataset}/{preset}.{sampler}.seed{seed}/layer{layer}.tsv"
+    wildcard_constraints:
+        sampler=LW_SAMPLER,
     conda:
         CONDA_ENV
     threads: lambda wc: LW_PLAN.profile(wc.dataset)["threads"]
@@ -56,7 +52,7 @@ rule train_layer:
         cfg=lambda wc: LW_PLAN.job_params(
             wc.dataset, wc.preset, wc.sampler, wc.seed, wc.layer
         ),
-        batches=lw_batches_arg,
+        batches=lambda wc, input: LW_PLAN.batches_arg(input.batches),
     shell:
         # joined, not added: the linter reads a name plus a string with slashes as path composition
         " ".join(
@@ -71,8 +67,6 @@ rule train_layer:
 
 
 rule train_e2e:
-    wildcard_constraints:
-        sampler=LW_SAMPLER,
     input:
         data="results/{dataset}/data.h5",
         batches=lambda wc: LW_PLAN.batches_input(wc.dataset, wc.sampler),
@@ -83,6 +77,8 @@ rule train_e2e:
         "results/logs/train_e2e/{dataset}/{preset}.{sampler}.seed{seed}.log",
     benchmark:
         "results/benchmarks/train_e2e/{dataset}/{preset}.{sampler}.seed{seed}.tsv"
+    wildcard_constraints:
+        sampler=LW_SAMPLER,
     conda:
         CONDA_ENV
     threads: lambda wc: LW_PLAN.profile(wc.dataset)["threads"]
@@ -92,7 +88,7 @@ rule train_e2e:
         runtime=lambda wc: LW_PLAN.profile(wc.dataset)["runtime"],
     params:
         cfg=lambda wc: LW_PLAN.job_params(wc.dataset, wc.preset, wc.sampler, wc.seed),
-        batches=lw_batches_arg,
+        batches=lambda wc, input: LW_PLAN.batches_arg(input.batches),
     shell:
         " ".join(
             [

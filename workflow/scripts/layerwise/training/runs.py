@@ -65,6 +65,11 @@ class RunPlan:
         """The mini-batch file a run reads: none for shuffle-s<seed>."""
         return [] if shuffle_seed(sampler) is not None else [f"results/{dataset}/batches/{sampler}.h5"]
 
+    @staticmethod
+    def batches_arg(files):
+        """The training scripts' --batches argument for a job's batches input (none: shuffle)."""
+        return f"--batches {files[0]}" if files else ""
+
     def previous_weights(self, dataset, preset, sampler, seed, layer):
         run = f"results/{dataset}/train/{preset}.{sampler}.seed{seed}"
         return [f"{run}/layer{j}/weights.pt" for j in range(1, int(layer))]
