@@ -88,9 +88,9 @@ def test_table_rule_refuses_a_chance_or_nan_run(tmp_path, top1, loss, match):
 
 
 def demo_vgg_data(tmp_path):
-    """The demo's synthetic data (config.yaml's generator settings), 2 500 training images."""
+    """The demo's synthetic data (config.yaml's generator settings; test split cut to 500)."""
     params = copy.deepcopy(CONFIG["datasets"]["synthetic"]["synthetic"])
-    params.update(n_train=2500, n_test=500)
+    params.update(n_test=500)
     sample = synthetic.generate(params)
     data = tmp_path / "data.h5"
     store.write_arrays(data, sample["images"], sample["labels"], sample["class_names"],
@@ -107,14 +107,30 @@ def demo_vgg_data(tmp_path):
 
 def test_demo_vgg11_end_to_end_beats_chance_widely(tmp_path):
     """Regression: with VGG's dropout 0.5 on the demo's 64-unit head, lr 0.1 killed the first
-    hidden ReLU and VGG-11 e2e stayed at exactly 10 %; the demo preset must train."""
+    hidden ReLU and VGG-11 e2e stayed at exactly 10 %; the demo preset must train. These are
+    the demo run's first 6 of 10 epochs (measured on the demo data: 81 % test after 6)."""
     data, batches = demo_vgg_data(tmp_path)
     profile = CONFIG["layerwise"]["profiles"]["synthetic"]
     model = {k: v for k, v in profile["models"]["vgg11-e2e"].items() if k != "schedule"}
     cfg = config(model=None)
     cfg.update(model=model, preset="vgg11-e2e", run="vgg11-e2e.test", augment=profile["augment"],
-               schedule={**profile["schedule"], "epochs": 6, "lr_step": 4, "checkpoint_every": 0})
+               schedule={**profile["schedule"], "epochs": 6, "checkpoint_every": 0})
     train_e2e(cfg, data, batches, tmp_path / "e2e/weights.pt", tmp_path / "e2e/eval.h5")
     ev = read_eval(tmp_path / "e2e/eval.h5")
     assert np.isfinite(ev["metrics"]["train_loss"]).all()
-    assert ev["metrics"]["test_top1"][-1] > 0.4, ev["metrics"]  # chance: 0.1
+    assert ev["metrics"]["test_top1"][-1] > 0.5, ev["metrics"]  # chance: 0.1
+
+
+def test_orderings_report_against_hand_built_rows():
+    import pandas as pd
+
+    from layerwise.training.tables import orderings
+
+    frame = pd.DataFrame({
+        "model": ["SimCNN"] * 4, "train": ["layerwise"] * 3 + ["e2e"], "k": [1, 2, 3, ""],
+        "sampler": ["shuffle"] * 4, "top1": [50.0, 55.0, 54.0, 50.0],
+        "top1_ens": [51.0, 54.0, 56.0, 50.0], "preset": ["k1", "k2", "k3", "e2e"]})
+    lines = orderings(frame)
+    assert "k=3 >= k=2 >= k=1: False" in lines[0]
+    assert [("True" in x) for x in lines[1:4]] == [True, False, True]
+    assert "within 3 points of k=3 or above: False" in lines[4]

@@ -140,3 +140,24 @@ def table_rows(dataset, table, rows):
     frame = pd.DataFrame.from_records(records)
     extra = [c for c in frame.columns if c not in COLUMNS]
     return frame[COLUMNS + extra], curves
+
+
+def orderings(frame, within=3.0):
+    """Paper 003's orderings per sampler, as printable lines: k=3 >= k=2 >= k=1 (layer-wise
+    SimCNN top-1), ensemble >= last layer, end to end within ``within`` points of k=3."""
+    lines = []
+    for sampler, part in frame.groupby("sampler", sort=False):
+        lw = part[(part["train"] == "layerwise") & (part["model"] == "SimCNN")]
+        by_k = {int(k): float(t) for k, t in zip(lw["k"], lw["top1"])}
+        if {1, 2, 3} <= set(by_k):
+            ok = by_k[3] >= by_k[2] >= by_k[1]
+            lines.append(f"{sampler}: k=3 >= k=2 >= k=1: {ok} ({by_k[3]:.2f}, {by_k[2]:.2f}, {by_k[1]:.2f})")
+        for _, row in lw.iterrows():
+            lines.append(f"{sampler}: {row['preset']} ensemble >= last layer: "
+                         f"{row['top1_ens'] >= row['top1']} ({row['top1_ens']:.2f} vs {row['top1']:.2f})")
+        for _, row in part[part["train"] == "e2e"].iterrows():
+            if 3 in by_k:
+                gap = row["top1"] - by_k[3]
+                lines.append(f"{sampler}: {row['preset']} within {within:g} points of k=3 or above: "
+                             f"{gap >= -within} ({row['top1']:.2f} vs {by_k[3]:.2f})")
+    return lines
