@@ -108,17 +108,20 @@ def demo_vgg_data(tmp_path):
 def test_demo_vgg11_end_to_end_beats_chance_widely(tmp_path):
     """Regression: with VGG's dropout 0.5 on the demo's 64-unit head, lr 0.1 killed the first
     hidden ReLU and VGG-11 e2e stayed at exactly 10 %; the demo preset must train. These are
-    the demo run's first 6 of 10 epochs (measured on the demo data: 81 % test after 6)."""
+    the demo run's first 6 of 10 epochs (measured with this fixed sequence: 65 % test at the
+    preset's lr 0.05, 25 % at lr 0.1 where the plateau lasts longer)."""
     data, batches = demo_vgg_data(tmp_path)
     profile = CONFIG["layerwise"]["profiles"]["synthetic"]
-    model = {k: v for k, v in profile["models"]["vgg11-e2e"].items() if k != "schedule"}
+    preset = profile["models"]["vgg11-e2e"]
+    model = {k: v for k, v in preset.items() if k != "schedule"}
     cfg = config(model=None)
     cfg.update(model=model, preset="vgg11-e2e", run="vgg11-e2e.test", augment=profile["augment"],
-               schedule={**profile["schedule"], "epochs": 6, "checkpoint_every": 0})
+               schedule={**profile["schedule"], **preset.get("schedule", {}), "epochs": 6,
+                         "checkpoint_every": 0})
     train_e2e(cfg, data, batches, tmp_path / "e2e/weights.pt", tmp_path / "e2e/eval.h5")
     ev = read_eval(tmp_path / "e2e/eval.h5")
     assert np.isfinite(ev["metrics"]["train_loss"]).all()
-    assert ev["metrics"]["test_top1"][-1] > 0.5, ev["metrics"]  # chance: 0.1
+    assert ev["metrics"]["test_top1"][-1] > 0.4, ev["metrics"]  # chance: 0.1
 
 
 def test_orderings_report_against_hand_built_rows():
