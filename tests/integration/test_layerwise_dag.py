@@ -28,7 +28,7 @@ def test_imagenet_table3_dry_run_has_one_gpu_job_per_layer_and_run(workflow_dir)
     imagefolder(workflow_dir / "imagenet")
     cfg = write_config(workflow_dir, {
         "datasets": {"imagenet": {"kind": "imagenet", "root": str(workflow_dir / "imagenet")}},
-        "layerwise": {"seeds": [0], "random_seeds": [0, 1]},
+        "layerwise": {"seeds": [0], "random_seeds": [0, 1], "samplers": ["robust-hier", "random"]},
     })
     out = run_snakemake(workflow_dir, "-n", "results/imagenet_table3.csv", "--configfile", str(cfg)).stdout
     jobs = re.split(r"\n(?=(?:local)?rule \w+:)", out)
@@ -51,7 +51,7 @@ def test_tiny_table_is_built_end_to_end(workflow_dir):
         "datasets": {"tiny": {"kind": "synthetic", "synthetic": synthetic_params(n_train=160, n_test=40)}},
         "graph": {"knn": 5, "projection_dim": 16},
         "batches": {"batch_size": 32, "levels": [64], "samplers": ["robust-hier"], "random_seeds": [0]},
-        "layerwise": {"seeds": [0], "random_seeds": [0], "samplers": ["robust-hier", "random"], "eval": {"feature_subsample": 20},
+        "layerwise": {"seeds": [0], "random_seeds": [0], "samplers": ["robust-hier", "random", "shuffle"], "eval": {"feature_subsample": 20},
                       "profiles": {"tiny": {
                           "schedule": {"epochs": 2, "lr": 0.05, "lr_step": 1},
                           "models": {"simcnn-k2": {"k": 2, "layers": 2, "width": 4, "aux_width": 8,
@@ -66,8 +66,11 @@ def test_tiny_table_is_built_end_to_end(workflow_dir):
     assert list(table.columns[:16]) == [
         "model", "k", "train", "sampler", "seeds", "top1", "top1_ens", "top5", "top5_ens", "params",
         "train_seconds", "peak_mem_mb", "paper_top1", "paper_top1_ens", "paper_top5", "paper_top5_ens"]
-    assert table["sampler"].tolist() == ["robust-hier", "random", "robust-hier", "random"]
-    assert table["train"].tolist() == ["layerwise", "layerwise", "e2e", "e2e"]
+    assert table["sampler"].tolist() == ["robust-hier", "random", "shuffle"] * 2
+    assert table["train"].tolist() == ["layerwise"] * 3 + ["e2e"] * 3
+    # shuffle-s0 runs read no batches file: ordinary SGD draws its own permutations
+    assert not (workflow_dir / "results/tiny/batches/shuffle-s0.h5").exists()
+    assert (workflow_dir / "results/tiny/train/simcnn-k2.shuffle-s0.seed0/layer2/eval.h5").exists()
     assert table["top1"].between(0, 100).all() and table["paper_top1"].isna().all()
     assert (workflow_dir / "results/tiny/figures/layerwise_table3_accuracy.png").stat().st_size > 1000
     assert not list((workflow_dir / "results/tiny/train").rglob("resume.ckpt"))

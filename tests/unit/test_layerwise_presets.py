@@ -36,3 +36,46 @@ def test_every_preset_builds(dataset):
         assert model_params(spec) > 0
     for table, presets in profile["tables"].items():
         assert set(presets) <= set(profile["models"]), table
+
+
+def test_aux_widths_double_with_each_downsampling_as_the_naming_convention():
+    """Section 4: widths double at each downsampling, so on ImageNet k=2,3 the last
+    auxiliary width is M~ 2^3 = 2048 (Table 4's M~_f) without being set by hand."""
+    from layerwise.models.simcnn import aux_widths
+
+    model = dict(PROFILES["imagenet"]["models"]["simcnn-k3"], aux_width_final=0)
+    spec = spec_from_config(model, *SHAPES["imagenet"])
+    assert aux_widths(spec) == [256, 256, 512, 512, 1024, 1024, 2048, 2048]
+    convs = [m for m in make_head(spec, 7).modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [2048, 2048]
+    constant = spec_from_config(dict(model, aux_growth="constant"), *SHAPES["imagenet"])
+    assert aux_widths(constant) == [256] * 8
+
+
+def test_cifar_presets_keep_full_resolution():
+    """The paper downsamples the input on ImageNet only: CIFAR blocks start at 32x32."""
+    from layerwise.models.simcnn import block_shapes
+
+    for name, model in PROFILES["cifar10"]["models"].items():
+        spec = spec_from_config(model, *SHAPES["cifar10"], key=name)
+        assert block_shapes(spec)[0][:2] == (3, 32), name
+    k1 = spec_from_config(PROFILES["cifar10"]["models"]["simcnn-k1"], *SHAPES["cifar10"])
+    assert [out for _, _, out in block_shapes(k1)] == [32, 32, 16, 8, 8]
+
+
+def test_table7_k1_note_states_the_counts_of_table5_widths():
+    """Table 7's 96M for k=1 (J=6) is not reproducible from Table 5; the note's numbers are."""
+    from layerwise.training.tables import NOTES
+
+    note = NOTES[("imagenet", "table3")]["simcnn-k1"]
+    base = PROFILES["imagenet"]["models"]["simcnn-k1"]
+    j6 = spec_from_config(dict(base, layers=6, downsample_at=[2, 3, 4]), *SHAPES["imagenet"])
+    j8 = spec_from_config(base, *SHAPES["imagenet"])
+    pooled = spec_from_config(dict(base, layers=6, downsample_at=[2, 3, 4], downsample="avgpool"),
+                              *SHAPES["imagenet"])
+    for spec in (j6, j8):
+        assert f"{model_params(spec) / 1e6:.1f}M" in note
+    # avgpool keeps the input's invertible stem; the note's figure has a plain 3-channel input
+    plain = model_params(pooled) - 12 * 256 * 9 + 3 * 256 * 9
+    assert f"{plain / 1e6:.1f}M" in note and "96M" in note
+    assert not 0.9 < model_params(j6) / 96e6 < 1.1

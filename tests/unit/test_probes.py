@@ -52,3 +52,37 @@ def test_probes_against_sklearn_and_figure(tmp_path):
     assert len(frame) == 8 and set(frame["layer"]) == {1, 2}
     plot(frame, "fixture", tmp_path / "probes.png")
     assert (tmp_path / "probes.png").stat().st_size > 1000
+
+
+def test_probe_plan_per_dataset_presets_paired_seeds_and_k_groups():
+    """Figure 3 averages runs of equal k over M and seeds; presets may be given per dataset."""
+    from layerwise.probes.plan import probe_files, probe_groups
+
+    models = {"a-m8": {"k": 1, "layers": 2}, "a-m16": {"k": 1, "layers": 2},
+              "b": {"k": 3, "layers": 1}, "e": {"k": 1, "layers": 2, "train": "e2e"}}
+    config = {"layerwise": {"seeds": [0], "profiles": {"c10": {"models": models}}},
+              "probes": {"presets": {"c10": ["a-m8", "a-m16", "b"]}, "sampler": "shuffle",
+                         "seeds": [0, 1]}}
+    files = probe_files(config, "c10", lambda d, p: models[p]["layers"])
+    assert "results/c10/probes/a-m8.shuffle-s1.seed1/layer2.h5" in files
+    assert len(files) == (2 + 2 + 1) * 2
+    assert probe_groups(config, "c10") == {"a-m8": "SimCNN k=1", "a-m16": "SimCNN k=1", "b": "SimCNN k=3"}
+    config["probes"]["presets"] = {"other": ["b"]}
+    assert probe_files(config, "c10", lambda d, p: 1) == []
+    config["probes"].update(presets=None, sampler="robust-hier", seeds=None)
+    assert probe_files(config, "c10", lambda d, p: 1) == [
+        f"results/c10/probes/{p}.robust-hier.seed0/layer1.h5" for p in ("a-m8", "a-m16", "b")]
+
+
+def test_figure_averages_a_group_over_its_presets(tmp_path):
+    paths = []
+    for i, (run, noise) in enumerate((("p-m8.shuffle-s0.seed0", 2.0), ("p-m16.shuffle-s0.seed0", 0.3))):
+        _eval_file(tmp_path / f"e{i}.h5", 1, noise)
+        xtr, ytr, xte, yte, _ = load_features(tmp_path / f"e{i}.h5")
+        res = run_probes(xtr, ytr, xte, yte, dict(CFG, probes=["linear"]), "cpu")
+        write_probes(tmp_path / f"p{i}.h5", res, {"run": run, "layer": 1}, CFG, 0)
+        paths.append(tmp_path / f"p{i}.h5")
+    frame = probe_frame(paths, {"p-m8": "k=1", "p-m16": "k=1"})
+    assert set(frame["group"]) == {"k=1"}
+    mean = frame.groupby("group")["test_accuracy"].mean()["k=1"]
+    assert mean == pytest.approx(frame["test_accuracy"].mean())

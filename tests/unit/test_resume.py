@@ -8,8 +8,11 @@ import sys
 import time
 from pathlib import Path
 
+import h5py
 import pytest
 import torch
+
+from layerwise.h5io import atomic_h5
 
 from layerwise.training.e2e import train_e2e
 from layerwise.training.greedy import train_layer
@@ -19,6 +22,14 @@ from test_layerwise import config, tiny_dataset  # noqa: E402
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def on_cpu(monkeypatch):
+    """Bit-for-bit resume is asserted on the CPU (CUDA kernels need not be deterministic)."""
+    import layerwise.distributed as distributed
+
+    monkeypatch.setattr(distributed, "pick_device", lambda: torch.device("cpu"))
 
 
 class Killed(Exception):
@@ -81,7 +92,7 @@ def test_sigkilled_cli_job_resumes_identically(tmp_path):
                 "--batches", str(batches), "--weights", str(out / "weights.pt"), "--eval",
                 str(out / "eval.h5"), "--params", json.dumps(cfg)]
 
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "workflow/scripts")}
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "workflow/scripts"), "CUDA_VISIBLE_DEVICES": ""}
     subprocess.run(cli(tmp_path / "ref"), check=True, env=env, capture_output=True)
     proc = subprocess.Popen(cli(tmp_path / "run"), env=env, stderr=subprocess.DEVNULL)
     ckpt = tmp_path / "run/resume.ckpt"
@@ -98,3 +109,33 @@ def test_sigkilled_cli_job_resumes_identically(tmp_path):
     a = torch.load(tmp_path / "ref/weights.pt", weights_only=False)
     b = torch.load(tmp_path / "run/weights.pt", weights_only=False)
     assert states_equal(a["block"], b["block"]) and states_equal(a["head"], b["head"])
+
+
+def test_resume_starts_over_when_an_earlier_layer_or_the_batches_changed(tmp_path):
+    """The fingerprint hashes layer 1's weights.pt and the batches file: a checkpoint of
+    layer 2 made on other inputs is not resumed."""
+    data, batches = tiny_dataset(tmp_path)
+    l1 = tmp_path / "run/layer1"
+    train_layer(config(1), data, batches, [], l1 / "weights.pt", l1 / "eval.h5")
+    w2, e2 = tmp_path / "run/layer2/weights.pt", tmp_path / "run/layer2/eval.h5"
+    with pytest.raises(Killed):
+        train_layer(config(2), data, batches, [l1 / "weights.pt"], w2, e2, on_step=interrupt_at(1, 2))
+    ckpt = torch.load(tmp_path / "run/layer2/resume.ckpt", weights_only=False)
+    assert "cuda_rng" in ckpt and (ckpt["cuda_rng"] is None) == (not torch.cuda.is_available())
+
+    def first_step(prev, batch_file):
+        steps = []
+        with pytest.raises(Killed):
+            train_layer(config(2), data, batch_file, prev, w2, e2,
+                        on_step=lambda ep, st: (steps.append((ep, st)), interrupt_at(1, 2)(ep, st)))
+        return steps[0]
+
+    assert first_step([l1 / "weights.pt"], batches) == (1, 1)  # same inputs: resumes in epoch 2
+    cfg = config(1)
+    cfg["schedule"]["lr"] = 0.02  # layer 1 retrained: other weights
+    train_layer(cfg, data, batches, [], l1 / "weights.pt", l1 / "eval.h5")
+    assert first_step([l1 / "weights.pt"], batches) == (0, 1)  # started over
+    rebuilt = tmp_path / "batches2.h5"
+    with h5py.File(batches) as f, atomic_h5(rebuilt, "partition_batches", {}, 0) as g:
+        g["batches"], g["sizes"] = f["batches"][()][::-1], f["sizes"][()][::-1]
+    assert first_step([l1 / "weights.pt"], rebuilt) == (0, 1)

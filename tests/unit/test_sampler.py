@@ -81,3 +81,32 @@ def test_bad_files(tmp_path):
         read_batches(tmp_path / "other.h5")
     with pytest.raises(InputError, match="batch_order"):
         FixedBatchSampler([[0, 1]], "random")
+
+
+def test_shuffle_sampler_is_a_fresh_permutation_every_epoch():
+    """shuffle-s<seed>: each epoch covers every item once in batches of batch_size (the last
+    smaller), a new order each epoch, the same orders for the same seed."""
+    from layerwise.training.sampler import ShuffleSampler, make_sampler, shuffle_seed
+
+    n, b = 103, 16
+    s = ShuffleSampler(n, b, seed=3)
+    epochs = []
+    for epoch in range(3):
+        s.set_epoch(epoch)
+        rows = list(s)
+        assert len(rows) == len(s) == -(-n // b)
+        items = np.concatenate([real_items(r) for r in rows])
+        assert sorted(items.tolist()) == list(range(n))
+        assert [len(real_items(r)) for r in rows] == [b] * (n // b) + [n % b]
+        epochs.append(items)
+    assert not np.array_equal(epochs[0], epochs[1]) and not np.array_equal(epochs[1], epochs[2])
+    again = ShuffleSampler(n, b, seed=3)
+    again.set_epoch(1, start=2)  # a resumed epoch skips the batches already seen
+    assert np.array_equal(np.concatenate([real_items(r) for r in again]), epochs[1][2 * b:])
+    other = ShuffleSampler(n, b, seed=4)
+    assert not np.array_equal(np.concatenate([real_items(r) for r in other]), epochs[0])
+    assert shuffle_seed("shuffle-s12") == 12 and shuffle_seed("random-s1") is None
+    picked = make_sampler({"sampler": "shuffle-s3", "batch_size": b, "run": "r"}, None, n)
+    assert np.array_equal(np.concatenate([real_items(r) for r in picked]), epochs[0])
+    with pytest.raises(InputError, match="needs a --batches file"):
+        make_sampler({"sampler": "robust-hier", "run": "r"}, None, n)

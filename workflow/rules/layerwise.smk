@@ -1,6 +1,7 @@
 # Greedy layer-wise training (paper 003): one train_layer job per layer and run, chained
 # through weights.pt; end-to-end baselines; tables and the per-layer accuracy figure.
-# Runs are "{preset}.{sampler}.seed{seed}"; presets and tables come from
+# Runs are "{preset}.{sampler}.seed{seed}" (sampler: a batches file, or shuffle-s<seed>,
+# ordinary SGD drawn by the job itself, no file); presets and tables come from
 # config["layerwise"]["profiles"][dataset]; the run plan lives in
 # workflow/scripts/layerwise/training/runs.py (plain Python, tested without Snakemake).
 # common.smk has put workflow/scripts on sys.path.
@@ -15,16 +16,19 @@ lw_layers = LW_PLAN.layers
 
 wildcard_constraints:
     preset="[a-z0-9-]+",
-    sampler="robust-flat|robust-hier|random-s[0-9]+",
     seed="[0-9]+",
     layer="[0-9]+",
     table="table[0-9]+|compression",
 
 
+# The batches stage owns the global `sampler` constraint; training also takes shuffle-s<seed>.
+LW_SAMPLER = "robust-[a-z]+|random-s[0-9]+|shuffle-s[0-9]+"
+
+
 rule train_layer:
     input:
         data="results/{dataset}/data.h5",
-        batches="results/{dataset}/batches/{sampler}.h5",
+        batches=lambda wc: LW_PLAN.batches_input(wc.dataset, wc.sampler),
         store=training_store,
         previous=lambda wc: LW_PLAN.previous_weights(
             wc.dataset, wc.preset, wc.sampler, wc.seed, wc.layer
@@ -36,6 +40,8 @@ rule train_layer:
         "results/logs/train_layer/{dataset}/{preset}.{sampler}.seed{seed}/layer{layer}.log",
     benchmark:
         "results/benchmarks/train_layer/{dataset}/{preset}.{sampler}.seed{seed}/layer{layer}.tsv"
+    wildcard_constraints:
+        sampler=LW_SAMPLER,
     conda:
         CONDA_ENV
     threads: lambda wc: LW_PLAN.profile(wc.dataset)["threads"]
@@ -47,13 +53,14 @@ rule train_layer:
         cfg=lambda wc: LW_PLAN.job_params(
             wc.dataset, wc.preset, wc.sampler, wc.seed, wc.layer
         ),
+        batches=lambda wc, input: LW_PLAN.batches_arg(input.batches),
     shell:
         # joined, not added: the linter reads a name plus a string with slashes as path composition
         " ".join(
             [
                 LAUNCH,
                 "python workflow/scripts/train_layer.py --data {input.data:q}",
-                "--batches {input.batches:q} --previous {input.previous:q}",
+                "{params.batches} --previous {input.previous:q}",
                 "--weights {output.weights:q} --eval {output.eval:q} --threads {threads}",
                 "--params {params.cfg:q} > {log:q} 2>&1",
             ]
@@ -63,7 +70,7 @@ rule train_layer:
 rule train_e2e:
     input:
         data="results/{dataset}/data.h5",
-        batches="results/{dataset}/batches/{sampler}.h5",
+        batches=lambda wc: LW_PLAN.batches_input(wc.dataset, wc.sampler),
         store=training_store,
     output:
         weights="results/{dataset}/train/{preset}.{sampler}.seed{seed}/e2e/weights.pt",
@@ -72,6 +79,8 @@ rule train_e2e:
         "results/logs/train_e2e/{dataset}/{preset}.{sampler}.seed{seed}.log",
     benchmark:
         "results/benchmarks/train_e2e/{dataset}/{preset}.{sampler}.seed{seed}.tsv"
+    wildcard_constraints:
+        sampler=LW_SAMPLER,
     conda:
         CONDA_ENV
     threads: lambda wc: LW_PLAN.profile(wc.dataset)["threads"]
@@ -81,12 +90,13 @@ rule train_e2e:
         runtime=lambda wc: LW_PLAN.profile(wc.dataset)["runtime"],
     params:
         cfg=lambda wc: LW_PLAN.job_params(wc.dataset, wc.preset, wc.sampler, wc.seed),
+        batches=lambda wc, input: LW_PLAN.batches_arg(input.batches),
     shell:
         " ".join(
             [
                 LAUNCH,
                 "python workflow/scripts/train_e2e.py --data {input.data:q}",
-                "--batches {input.batches:q} --weights {output.weights:q}",
+                "{params.batches} --weights {output.weights:q}",
                 "--eval {output.eval:q} --threads {threads}",
                 "--params {params.cfg:q} > {log:q} 2>&1",
             ]

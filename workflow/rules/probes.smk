@@ -3,7 +3,7 @@
 # layer-wise stage's config (layerwise.smk helpers); without a profile there are none.
 
 
-from layerwise.probes.plan import probe_files
+from layerwise.probes.plan import probe_files, probe_groups
 
 PROBE_LAYERS = lambda dataset, preset: lw_layers(lw_model(dataset, preset))
 
@@ -55,8 +55,10 @@ rule probe_figure:
         "results/logs/probe_figure/{dataset}.log",
     conda:
         CONDA_ENV
+    params:
+        groups=lambda wc: as_json(probe_groups(config, wc.dataset)),
     shell:
-        "python workflow/scripts/probe_figure.py --dataset {wildcards.dataset}"
+        "python workflow/scripts/probe_figure.py --dataset {wildcards.dataset} --groups {params.groups:q}"
         " --inputs {input.probes} --figure {output.figure} --table {output.table} > {log} 2>&1"
 
 

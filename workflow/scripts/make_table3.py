@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from layerwise.errors import run_cli  # noqa: E402
 from layerwise.h5io import atomic_path  # noqa: E402
-from layerwise.training.tables import table_rows  # noqa: E402
+from layerwise.training.tables import orderings, table_rows  # noqa: E402
 
 
 def get_args_parser():
@@ -46,6 +46,7 @@ def main(args):
         frame.to_csv(tmp, index=False, float_format="%.2f")
     plot(curves, args.figure, f"{args.dataset}: per-layer accuracy ({args.table})")
     print(frame.to_string(index=False))
+    print("\n".join(orderings(frame)))  # paper 003's orderings, checked in the log
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ from layerwise.training.greedy import train_layer
 def get_args_parser():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", required=True, help="results/{dataset}/data.h5")
-    parser.add_argument("--batches", required=True, help="results/{dataset}/batches/{sampler}.h5")
+    parser.add_argument("--batches", default=None,
+                        help="results/{dataset}/batches/{sampler}.h5 (none for shuffle-s<seed> runs)")
     parser.add_argument("--previous", nargs="*", default=[], help="weights.pt of layers 1..j-1")
     parser.add_argument("--weights", required=True, help="output weights.pt of layer j")
     parser.add_argument("--eval", required=True, help="output eval.h5 of layer j")

@@ -6,7 +6,11 @@ for k = 1, spatial averaging A to 2x2 then a linear L; for k > 1, k-1 3x3
 convs of constant width M~ (M~_f for the last layer), each with batch norm
 and ReLU, before A and L. Widths: block 0 has M maps and a block doubles its
 input width when it downsamples (section 4 "Naming conventions"), unless a
-model gives explicit ``widths`` (VGG-11, see vgg.py).
+model gives explicit ``widths`` (VGG-11, see vgg.py). The same convention
+sizes the auxiliary convs: M~ at block 0, times the block's own widening
+(M~ 2^d after d downsamplings; ImageNet k=2,3: M~_f = 256 * 2^3 = 2048) with
+``aux_growth: double``; ``constant`` keeps M~ everywhere (a documented
+departure). ``aux_width_final`` overrides the last layer's (Table 1's 512).
 
 Block indices in this module are 0-based (the paper's j in P_j, W_j); the
 pipeline's layer numbers (``layer{j}`` directories, 2^j ensemble weights) are
@@ -49,6 +53,8 @@ class ModelSpec:
     final_head: str = "aux"
     vgg_hidden: int = 4096
     vgg_pool: int = 7
+    vgg_dropout: float = 0.5
+    aux_growth: str = "double"
     prune_to: int = 0
 
     def to_dict(self):
@@ -88,6 +94,14 @@ def block_widths(spec):
     return widths
 
 
+def aux_widths(spec):
+    """M~_j of every block's auxiliary convs (before the final-layer override)."""
+    if spec.aux_growth == "constant":
+        return [spec.aux_width] * spec.layers
+    widths = block_widths(spec)
+    return [spec.aux_width * w // widths[0] for w in widths]
+
+
 def kept_widths(spec):
     """Output width of every block in the final model (after layer-wise pruning if any)."""
     return [spec.prune_to or w for w in block_widths(spec)]
@@ -121,6 +135,10 @@ def check_spec(spec, key):
     bad = [j for j in spec.downsample_at if not 0 <= j < spec.layers]
     if bad:
         raise InputError(f"{key}.downsample_at {bad}: blocks are numbered 0..{spec.layers - 1}")
+    if spec.aux_growth not in ("double", "constant"):
+        raise InputError(f"{key}.aux_growth must be double or constant (got {spec.aux_growth!r})")
+    if not 0 <= spec.vgg_dropout < 1:
+        raise InputError(f"{key}.vgg_dropout must be in [0, 1) (got {spec.vgg_dropout})")
     if spec.final_head not in ("aux", "vgg"):
         raise InputError(f"{key}.final_head must be aux or vgg (got {spec.final_head!r})")
     for j, (_, _, out) in enumerate(block_shapes(spec)):
@@ -183,8 +201,9 @@ def make_head(spec, j, in_channels=None):
     if in_channels is None:
         in_channels = kept_widths(spec)[j]
     if last and spec.final_head == "vgg":
-        return VGGHead(in_channels, spec.num_classes, spec.vgg_hidden, spec.vgg_pool)
-    width = spec.aux_width_final if last and spec.aux_width_final else spec.aux_width
+        return VGGHead(in_channels, spec.num_classes, spec.vgg_hidden, spec.vgg_pool,
+                       spec.vgg_dropout)
+    width = spec.aux_width_final if last and spec.aux_width_final else aux_widths(spec)[j]
     return AuxClassifier(
         in_channels, spec.num_classes, spec.k, width, spec.aux_batchnorm, spec.aux_downsample
     )

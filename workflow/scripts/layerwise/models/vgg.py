@@ -6,7 +6,11 @@ after convs 0, 1, 3, 5 become P_j of blocks 1, 2, 4, 6 (kind ``maxpool``),
 the input image is used at full size (no invertible stem) and the final
 max-pool belongs to the classifier, which is the last block's auxiliary head
 (paper 003 section 4.3, "Comparison to end-to-end VGG"). ``width`` scales the
-channel counts (64 gives the original network).
+channel counts (64 gives the original network). ``vgg_dropout`` is the
+classifier's dropout probability: 0.5 in VGG, but with a narrow classifier
+(tens of hidden units, the demo) dropout at lr 0.1 kills the first hidden
+ReLU within an epoch and end-to-end training stalls at chance, so narrow
+presets set it to 0.
 """
 
 import dataclasses
@@ -33,16 +37,16 @@ def vgg11_layout(spec):
 class VGGHead(nn.Module):
     """VGG's max-pool, adaptive average to pool x pool, and 2-hidden-layer classifier."""
 
-    def __init__(self, in_channels, num_classes, hidden, pool):
+    def __init__(self, in_channels, num_classes, hidden, pool, dropout=0.5):
         super().__init__()
         self.pool = nn.Sequential(nn.MaxPool2d(2), nn.AdaptiveAvgPool2d(pool))
         self.classifier = nn.Sequential(
             nn.Linear(in_channels * pool * pool, hidden),
             nn.ReLU(inplace=True),
-            nn.Dropout(0.5),
+            nn.Dropout(dropout),
             nn.Linear(hidden, hidden),
             nn.ReLU(inplace=True),
-            nn.Dropout(0.5),
+            nn.Dropout(dropout),
             nn.Linear(hidden, num_classes),
         )
 

@@ -11,26 +11,33 @@ from layerwise.probes.probe import read_probes  # noqa: E402
 TITLES = {"linear": "linear", "cnn1": "CNN-1", "cnn2": "CNN-2", "svm": "linear SVM"}
 
 
-def probe_frame(paths):
-    """Long table: run, preset, layer, probe, train_accuracy, test_accuracy."""
+def probe_frame(paths, groups=None):
+    """Long table: run, preset, group, layer, probe, train_accuracy, test_accuracy.
+
+    ``groups`` maps a preset to its curve (paper 003 Figure 3 averages runs of equal k
+    over M and seeds); presets not in it are their own curve.
+    """
+    groups = groups or {}
     rows = []
     for path in paths:
         attrs, results = read_probes(path)
         run = str(attrs["run"])
         for probe, (train, test) in results.items():
-            rows.append({"run": run, "preset": run.split(".")[0], "layer": int(attrs["layer"]),
+            preset = run.split(".")[0]
+            rows.append({"run": run, "preset": preset, "group": groups.get(preset, preset),
+                         "layer": int(attrs["layer"]),
                          "probe": probe, "train_accuracy": train, "test_accuracy": test})
     return pd.DataFrame(rows)
 
 
 def plot(frame, dataset, output):
-    """Mean over runs of each preset (seeds), test accuracy per layer."""
+    """Mean over the runs of each group (presets of equal k, seeds), test accuracy per layer."""
     probes = [p for p in TITLES if p in set(frame["probe"])]
     fig, axes = plt.subplots(1, len(probes), figsize=(3.2 * len(probes), 3), squeeze=False, sharey=True)
-    mean = frame.groupby(["preset", "probe", "layer"], as_index=False)["test_accuracy"].mean()
+    mean = frame.groupby(["group", "probe", "layer"], as_index=False)["test_accuracy"].mean()
     for ax, probe in zip(axes[0], probes):
-        for preset, part in mean[mean["probe"] == probe].groupby("preset"):
-            ax.plot(part["layer"], part["test_accuracy"], marker="o", label=preset)
+        for group, part in mean[mean["probe"] == probe].groupby("group"):
+            ax.plot(part["layer"], part["test_accuracy"], marker="o", label=group)
         ax.set_title(TITLES[probe])
         ax.set_xlabel("layer")
     axes[0][0].set_ylabel(f"{dataset} test accuracy")

@@ -5,7 +5,6 @@ Writes ``e2e/weights.pt`` (the full state dict) and ``e2e/eval.h5`` in the
 layout of evaluation.py, with x_J (the last block's output) as the features.
 """
 
-import json
 import logging
 
 import torch
@@ -16,11 +15,11 @@ from layerwise.h5io import atomic_path
 from layerwise.models.simcnn import LayeredCNN, count_params
 from layerwise.training import checkpoint, precision
 from layerwise.training.evaluation import pooled, predict, subsample, topk, write_eval
-from layerwise.training.greedy import build_spec
+from layerwise.training.greedy import build_spec, schedule_key
 from layerwise.training.inputs import LayerInputs
 from layerwise.training.loop import Schedule, Step, run_epochs
 from layerwise.training.memory import step_peak_mb
-from layerwise.training.sampler import FixedBatchSampler, read_batches, real_items
+from layerwise.training.sampler import make_sampler, real_items
 from layerwise.training.sources import open_source
 
 log = logging.getLogger(__name__)
@@ -30,7 +29,7 @@ def train_e2e(cfg, data_path, batches_path, out_weights, out_eval, on_step=None)
     rank, world, device = distributed.init_from_env()
     data = open_source(data_path, cfg["augment"], cfg["seed"], cfg.get("workers", 0), cfg)
     spec = build_spec(cfg, data)
-    batches, _ = read_batches(batches_path, len(data.train_labels))
+    sampler = make_sampler(cfg, batches_path, len(data.train_labels))
     torch.manual_seed(int(cfg["seed"]) * 1000)
     model = LayeredCNN(spec).to(device)
     precision.apply(model, device, cfg.get("precision", "auto"))
@@ -41,17 +40,18 @@ def train_e2e(cfg, data_path, batches_path, out_weights, out_eval, on_step=None)
         logits = predict(model, images.chunks("test"), device)
         return topk(logits, data.test_labels, 1), topk(logits, data.test_labels, 5)
 
-    sampler = FixedBatchSampler(batches, cfg["batch_order"], cfg["seed"])
     data.attach(sampler, rank, world)
-    first = real_items(batches[0])
+    first = real_items(sampler.batches[0])
     mem_mb, mem_kind = step_peak_mb(model, [model], model,
                                     next(data.chunks("train", first, len(first))).to(device),
                                     data.train_labels[first].to(device), device)
     ckpt = checkpoint.scratch_path(out_weights)
     metrics, seconds = run_epochs(
         Step(model, images.train_batch, data.train_labels, evaluate), sampler,
-        Schedule.from_config(cfg["schedule"]), device, ckpt, json.dumps(cfg, sort_keys=True),
-        int(cfg["seed"]) * 1000 + 999, "end to end", on_step)
+        Schedule.from_config(cfg["schedule"]), device, ckpt,
+        checkpoint.fingerprint(cfg, {"data": data_path, "batches": batches_path}),
+        int(cfg["seed"]) * 1000 + 999, "end to end", on_step,
+        {"run": cfg["run"], "key": schedule_key(cfg)})
     if distributed.is_main(rank):
         model.eval()
         logits = predict(model, images.chunks("test"), device)

@@ -50,8 +50,8 @@ def predict(fn, chunks, device):
 
 
 def subsample(n, count, seed):
-    """Sorted indices of a seeded subsample of ``count`` of ``n`` items (all if count >= n)."""
-    if count >= n:
+    """Sorted indices of a seeded subsample of ``count`` of ``n`` items (all if count is None or >= n)."""
+    if count is None or count >= n:
         return np.arange(n, dtype=np.int64)
     rng = np.random.default_rng(seed)
     return np.sort(rng.choice(n, size=count, replace=False)).astype(np.int64)

@@ -7,7 +7,6 @@ gradients. With ``prune_to`` set (layer-wise compression) the trained block is
 Taylor-pruned and its auxiliary head fine-tuned on the pruned maps.
 """
 
-import json
 import logging
 
 import torch
@@ -29,7 +28,7 @@ from layerwise.training.evaluation import pooled, predict, subsample, topk, writ
 from layerwise.training.inputs import LayerInputs
 from layerwise.training.loop import Schedule, Step, run_epochs
 from layerwise.training.memory import step_peak_mb
-from layerwise.training.sampler import FixedBatchSampler, read_batches, real_items
+from layerwise.training.sampler import make_sampler, real_items
 from layerwise.training.sources import open_source
 
 log = logging.getLogger(__name__)
@@ -85,7 +84,7 @@ def train_layer(cfg, data_path, batches_path, prev_weights, out_weights, out_eva
     spec = build_spec(cfg, data)
     if not 1 <= layer <= spec.layers or len(prev_weights) != layer - 1:
         raise InputError(f"layer {layer} needs weights of layers 1..{layer - 1} of {spec.layers}")
-    batches, _ = read_batches(batches_path, len(data.train_labels))
+    sampler = make_sampler(cfg, batches_path, len(data.train_labels))
     frozen = load_frozen(spec, prev_weights, device)
     torch.manual_seed(layer_seed(cfg["seed"], layer))
     width = block_widths(spec)[layer - 1]
@@ -99,9 +98,8 @@ def train_layer(cfg, data_path, batches_path, prev_weights, out_weights, out_eva
         logits = predict(net, inputs.chunks("test"), device)
         return topk(logits, data.test_labels, 1), topk(logits, data.test_labels, 5)
 
-    sampler = FixedBatchSampler(batches, cfg["batch_order"], cfg["seed"])
     data.attach(sampler, rank, world)
-    first = real_items(batches[0])
+    first = real_items(sampler.batches[0])
     if inputs.cached is not None:  # the step sees cached inputs: the frozen stack is not run
         mem_mb, mem_kind = step_peak_mb(net, [net], net, inputs.train_batch(first, 0, 0),
                                         data.train_labels[first].to(device), device)
@@ -111,13 +109,16 @@ def train_layer(cfg, data_path, batches_path, prev_weights, out_weights, out_eva
                                         data.train_labels[first].to(device), device)
     schedule = Schedule.from_config(cfg["schedule"])
     ckpt = checkpoint.scratch_path(out_weights)
-    fingerprint = json.dumps(cfg, sort_keys=True)
+    fingerprint = checkpoint.fingerprint(cfg, {
+        "data": data_path, "batches": batches_path,
+        **{f"layer{j}": path for j, path in enumerate(prev_weights, start=1)}})
     step = Step(net, inputs.train_batch, data.train_labels, evaluate)
+    where = {"run": cfg["run"], "key": schedule_key(cfg)}
     metrics, seconds = run_epochs(step, sampler, schedule, device, ckpt, fingerprint,
-                                  layer_seed(cfg["seed"], layer), f"layer {layer}", on_step)
+                                  layer_seed(cfg["seed"], layer), f"layer {layer}", on_step, where)
     if spec.prune_to:
         metrics, seconds = _compress(cfg, spec, net, inputs, sampler, data, device, ckpt,
-                                     fingerprint, metrics, seconds, on_step)
+                                     fingerprint, metrics, seconds, on_step, where)
     if distributed.is_main(rank):
         net.eval()
         attrs = {"train_seconds": seconds, "peak_mem_mb": mem_mb, "peak_mem_kind": mem_kind,
@@ -131,8 +132,13 @@ def train_layer(cfg, data_path, batches_path, prev_weights, out_weights, out_eva
     return frozen, net, metrics
 
 
+def schedule_key(cfg):
+    """The config key of a run's schedule, for error messages."""
+    return f"layerwise.profiles.{cfg.get('dataset', '<dataset>')}.models.{cfg['preset']}.schedule"
+
+
 def _compress(cfg, spec, net, inputs, sampler, data, device, ckpt, fingerprint, metrics,
-              seconds, on_step):
+              seconds, on_step, where):
     """Taylor-prune the new block to ``prune_to`` maps, then fine-tune its head alone."""
     rows = [real_items(r) for r in sampler.batches[: cfg["model"]["prune_batches"]]]
     batches = [(next(inputs.chunks("train", r, len(r))).to(device),
@@ -160,7 +166,7 @@ def _compress(cfg, spec, net, inputs, sampler, data, device, ckpt, fingerprint, 
     schedule = Schedule.from_config(cfg["schedule"], epochs=cfg["model"]["finetune_epochs"])
     more, extra = run_epochs(step, sampler, schedule, device, ckpt.with_name("finetune.ckpt"),
                              fingerprint, layer_seed(cfg["seed"], cfg["layer"]) + 500,
-                             f"layer {cfg['layer']} fine-tune", on_step)
+                             f"layer {cfg['layer']} fine-tune", on_step, where)
     net.eval()
     logits = predict(net, inputs.chunks("test"), device)
     more["test_top1"][-1] = topk(logits, data.test_labels, 1)

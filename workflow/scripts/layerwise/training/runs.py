@@ -2,12 +2,16 @@
 
 Pure Python, no Snakemake: the rule file builds one :class:`RunPlan` and its
 lambdas call these methods, so the DAG (layers, runs, seeds) is static and
-testable. Runs are named ``{preset}.{sampler}.seed{seed}``.
+testable. Runs are named ``{preset}.{sampler}.seed{seed}``. Sampler kinds:
+``robust-*`` (one file, every training seed), ``random`` (one random-s<seed>
+file per seed) and ``shuffle`` (shuffle-s<seed>: ordinary SGD, a fresh
+permutation every epoch drawn by the training job; no file).
 """
 
 import json
 
 from layerwise.errors import InputError
+from layerwise.training.sampler import shuffle_seed
 
 VGG11_LAYERS = 8
 
@@ -48,9 +52,9 @@ class RunPlan:
         return self.config.get("batches", {}).get("random_seeds", self.lw["seeds"])
 
     def runs(self, preset, kind):
-        """(run name, sampler file, seed) of a preset for a sampler kind (robust-* or random)."""
-        if kind == "random":
-            return [(f"{preset}.random-s{s}.seed{s}", f"random-s{s}", s) for s in self.random_seeds()]
+        """(run name, sampler, seed) of a preset for a sampler kind (robust-*, random, shuffle)."""
+        if kind in ("random", "shuffle"):
+            return [(f"{preset}.{kind}-s{s}.seed{s}", f"{kind}-s{s}", s) for s in self.random_seeds()]
         return [(f"{preset}.{kind}.seed{s}", kind, s) for s in self.lw["seeds"]]
 
     def run_evals(self, dataset, preset, run):
@@ -60,6 +64,16 @@ class RunPlan:
         if model["train"] == "e2e":
             return [f"{base}/e2e/eval.h5"]
         return [f"{base}/layer{j}/eval.h5" for j in range(1, self.layers(model) + 1)]
+
+    @staticmethod
+    def batches_input(dataset, sampler):
+        """The mini-batch file a run reads: none for shuffle-s<seed>."""
+        return [] if shuffle_seed(sampler) is not None else [f"results/{dataset}/batches/{sampler}.h5"]
+
+    @staticmethod
+    def batches_arg(files):
+        """The training scripts' --batches argument for a job's batches input (none: shuffle)."""
+        return f"--batches {files[0]}" if files else ""
 
     def previous_weights(self, dataset, preset, sampler, seed, layer):
         run = f"results/{dataset}/train/{preset}.{sampler}.seed{seed}"
@@ -72,6 +86,8 @@ class RunPlan:
         schedule["checkpoint_every"] = self.lw["checkpoint_every"]
         cfg = {
             "run": f"{preset}.{sampler}.seed{seed}",
+            "dataset": dataset,
+            "sampler": sampler,
             "preset": preset,
             "seed": int(seed),
             "model": {k: v for k, v in model.items() if k != "schedule"},
@@ -88,6 +104,9 @@ class RunPlan:
             cfg["image_size"] = profile["image_size"]  # RandomResizedCrop / centre-crop side
             if data["loader"] == "store":
                 cfg["store"] = {"path": store_path(dataset), **data["store"]}
+        if shuffle_seed(sampler) is not None:  # the dataset's batch size (batches.datasets over batches)
+            own = (self.config["batches"].get("datasets") or {}).get(dataset) or {}
+            cfg["batch_size"] = own.get("batch_size") or self.config["batches"]["batch_size"]
         if layer is not None:
             cfg["layer"] = int(layer)
         return json.dumps(cfg, sort_keys=True)

@@ -6,6 +6,12 @@ yields exactly those batches, once each per epoch, in file order (``fixed``)
 or in an order permuted per epoch from the seed (``shuffled``). It yields the
 padded rows so a step can cut its rank's share with
 ``layerwise.distributed.rank_share``; :func:`real_items` drops the padding.
+
+:class:`ShuffleSampler` is ordinary SGD, the baseline of ``shuffle-s<seed>``
+runs: a fresh random permutation of the training split every epoch (drawn
+from (seed, epoch), so runs and resumes are reproducible), cut into
+consecutive batches of ``batch_size`` (the last one smaller). It needs no
+mini-batch file.
 """
 
 import numpy as np
@@ -15,6 +21,7 @@ from layerwise.errors import InputError
 from layerwise.h5io import open_checked
 
 STAGE = "partition_batches"
+SHUFFLE = "shuffle-s"
 ORDERS = ("fixed", "shuffled")
 PADDING = -1
 
@@ -83,3 +90,44 @@ class FixedBatchSampler(torch.utils.data.Sampler):
         order = epoch_order(len(self.batches), self.order, self.seed, self.epoch)
         for b in order[self.start :]:
             yield self.batches[b]
+
+
+def shuffle_seed(sampler):
+    """The seed of a ``shuffle-s<seed>`` sampler name, else None (a file-backed sequence)."""
+    if not sampler.startswith(SHUFFLE) or not sampler[len(SHUFFLE):].isdigit():
+        return None
+    return int(sampler[len(SHUFFLE):])
+
+
+class ShuffleSampler(FixedBatchSampler):
+    """Yields padded rows of a fresh random partition of range(n) every epoch."""
+
+    def __init__(self, num_train, batch_size, seed):
+        if batch_size < 1 or num_train < 1:
+            raise InputError(
+                f"batches.batch_size must be >= 1 and the training split non-empty "
+                f"(got {batch_size}, {num_train} items)"
+            )
+        self.num_train, self.batch_size, self.seed = int(num_train), int(batch_size), int(seed)
+        super().__init__(self._rows(0), "fixed", seed)  # .batches: epoch 0's rows
+
+    def _rows(self, epoch):
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + int(epoch) + 7)
+        perm = torch.randperm(self.num_train, generator=gen).numpy()
+        rows = np.full((-(-self.num_train // self.batch_size), self.batch_size), PADDING, np.int64)
+        rows.reshape(-1)[: self.num_train] = perm
+        return rows
+
+    def __iter__(self):
+        yield from self._rows(self.epoch)[self.start :]
+
+
+def make_sampler(cfg, batches_path, num_train):
+    """The sampler of a job: ``shuffle-s<seed>`` runs draw their own; others replay their file."""
+    seed = shuffle_seed(cfg.get("sampler", ""))
+    if seed is not None:
+        return ShuffleSampler(num_train, cfg["batch_size"], seed)
+    if batches_path is None:
+        raise InputError(f"run {cfg['run']}: sampler {cfg.get('sampler')!r} needs a --batches file")
+    batches, _ = read_batches(batches_path, num_train)
+    return FixedBatchSampler(batches, cfg["batch_order"], cfg["seed"])
