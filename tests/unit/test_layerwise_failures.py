@@ -24,6 +24,7 @@ from test_layerwise import config, tiny_dataset  # noqa: E402
 
 torch.set_num_threads(1)
 CONFIG = yaml.safe_load((Path(__file__).resolve().parents[2] / "config/config.yaml").read_text())
+DEMO = CONFIG["layerwise"]["dataset"] or CONFIG["dataset"]  # the data of the demo's Table 3
 
 
 def test_nan_producing_lr_stops_with_one_error_and_writes_nothing(tmp_path):
@@ -89,7 +90,7 @@ def test_table_rule_refuses_a_chance_or_nan_run(tmp_path, top1, loss, match):
 
 def demo_vgg_data(tmp_path):
     """The demo's synthetic data (config.yaml's generator settings; test split cut to 500)."""
-    params = copy.deepcopy(CONFIG["datasets"]["synthetic"]["synthetic"])
+    params = copy.deepcopy(CONFIG["datasets"][DEMO]["synthetic"])
     params.update(n_test=500)
     sample = synthetic.generate(params)
     data = tmp_path / "data.h5"
@@ -111,7 +112,7 @@ def test_demo_vgg11_end_to_end_beats_chance_widely(tmp_path):
     the demo run's first 6 of 10 epochs (measured with this fixed sequence: 62 % test with the
     preset's 1-epoch warm-up, 25 % at lr 0.1 without it, where the plateau lasts longer)."""
     data, batches = demo_vgg_data(tmp_path)
-    profile = CONFIG["layerwise"]["profiles"]["synthetic"]
+    profile = CONFIG["layerwise"]["profiles"][DEMO]
     preset = profile["models"]["vgg11-e2e"]
     model = {k: v for k, v in preset.items() if k != "schedule"}
     cfg = config(model=None)

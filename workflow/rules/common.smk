@@ -21,6 +21,11 @@ def dataset_config(dataset):
     return config["datasets"][dataset]
 
 
+def layerwise_dataset():
+    """Dataset of the layer-wise Table 3 and probes that rule all builds (layerwise.dataset)."""
+    return config["layerwise"].get("dataset") or config["dataset"]
+
+
 def as_json(obj):
     """Params travel to entry scripts as one JSON argument, so a job sees only its own params."""
     return json.dumps(obj, sort_keys=True)

@@ -134,7 +134,7 @@ rule layerwise_table:
 
 ALL_TARGETS.extend(
     [
-        f"results/{config['dataset']}_table3.csv",
-        f"results/{config['dataset']}/figures/layerwise_table3_accuracy.png",
+        f"results/{layerwise_dataset()}_table3.csv",
+        f"results/{layerwise_dataset()}/figures/layerwise_table3_accuracy.png",
     ]
 )

@@ -62,5 +62,5 @@ rule probe_figure:
         " --inputs {input.probes} --figure {output.figure} --table {output.table} > {log} 2>&1"
 
 
-if probe_files(config, config["dataset"], PROBE_LAYERS):
-    ALL_TARGETS.append(f"results/{config['dataset']}/figures/probes.png")
+if probe_files(config, layerwise_dataset(), PROBE_LAYERS):
+    ALL_TARGETS.append(f"results/{layerwise_dataset()}/figures/probes.png")
