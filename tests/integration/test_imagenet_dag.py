@@ -48,7 +48,9 @@ def test_imagenet_table3_runs_for_real_on_cpu(workflow_dir):
         "datasets": {"imagenet": {"kind": "imagenet", "root": str(root), "verify_images": "header",
                                   "loader": "store", "store": {"short_side": 40, "quality": 90}}},
         "graph": {"features": "pixels", "knn": 5, "projection_dim": 16, "side": 16, "threads": 1},
-        "batches": {"batch_size": 24, "levels": [48], "samplers": ["robust-hier"], "random_seeds": [0]},
+        # the ImageNet entry of batches.datasets (paper 003's 256) overrides the global keys
+        "batches": {"datasets": {"imagenet": {"batch_size": 24, "levels": [48]}},
+                    "samplers": ["robust-hier"], "random_seeds": [0]},
         "layerwise": {"seeds": [0], "random_seeds": [0], "samplers": ["robust-hier", "random"],
                       "precision": "auto", "eval": {"feature_subsample": 20},
                       "profiles": {"imagenet": {
