@@ -1,10 +1,8 @@
 # Helpers shared by all stages: config lookups, JSON params, the launcher prefix.
 import json
-from pathlib import Path
-import sys
 
-# The library is imported by input/param functions too (e.g. root checks at DAG time).
-sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
+# The library (workflow/scripts, put on sys.path by the Snakefile) is imported by input/param
+# functions too (e.g. root checks at DAG time).
 
 # Every rule runs in the pinned environment (conda users) or in .venv (make).
 CONDA_ENV = "../../envs/environment.yaml"

@@ -23,7 +23,7 @@ import numpy as np
 
 from layerwise.submodular.certificate import certificate
 from layerwise.submodular.facility import commit, gain
-from layerwise.submodular.minblock import _best, singleton_order
+from layerwise.submodular.minblock import _best, _state, singleton_order
 
 ALPHA = 0.5  # the paper's choice of alpha for a 1/2-approximate welfare greedy
 
@@ -31,18 +31,7 @@ ALPHA = 0.5  # the paper's choice of alpha for a 1/2-approximate welfare greedy
 @numba.njit(cache=True, nogil=True)
 def _saturate(indptr, indices, data, ncols, caps, sing, order, c):
     n = len(indptr) - 1
-    m = len(caps)
-    total = 0
-    for x in caps:
-        total += x
-    cov = np.zeros((m, ncols), np.float32)
-    values = np.zeros(m, np.float64)
-    sizes = np.zeros(m, np.int64)
-    block_of = np.full(n, -1, np.int64)
-    seq = np.empty(total, np.int64)
-    heap = np.empty((m, n), np.uint64)  # untouched pages cost no memory
-    hs = np.zeros(m, np.int64)
-    ptr = np.zeros(m, np.int64)
+    m, total, cov, values, sizes, block_of, seq, heap, hs, ptr = _state(n, ncols, caps)
     pend_u = np.empty(n, np.int64)
     pend_g = np.empty(n, np.float64)
     best_u = np.full(m, -1, np.int64)

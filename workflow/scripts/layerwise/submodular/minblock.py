@@ -177,8 +177,8 @@ def _best(j, heap, hs, ptr, order, sing, block_of, onthefly, indptr, indices, da
 
 
 @numba.njit(cache=True, nogil=True)
-def _partition(indptr, indices, data, ncols, caps, sing, order, onthefly):
-    n = len(indptr) - 1
+def _state(n, ncols, caps):
+    """Empty partition state of m blocks over n items: the kernels' shared start."""
     m = len(caps)
     total = 0
     for c in caps:
@@ -191,6 +191,13 @@ def _partition(indptr, indices, data, ncols, caps, sing, order, onthefly):
     heap = np.empty((m, n), np.uint64)  # untouched pages cost no memory (on-the-fly)
     hs = np.zeros(m, np.int64)
     ptr = np.zeros(m, np.int64)
+    return m, total, cov, values, sizes, block_of, seq, heap, hs, ptr
+
+
+@numba.njit(cache=True, nogil=True)
+def _partition(indptr, indices, data, ncols, caps, sing, order, onthefly):
+    n = len(indptr) - 1
+    m, total, cov, values, sizes, block_of, seq, heap, hs, ptr = _state(n, ncols, caps)
     if not onthefly:
         init = np.empty(n, np.uint64)
         for r in range(n):
