@@ -3,13 +3,13 @@
 import argparse
 import json
 import logging
-import shutil
 
 import torch
 
 from layerwise.clustering.experiment import HEADS, METHODS, run_variant, write_variant
 from layerwise.device import pick_device
 from layerwise.errors import run_cli
+from layerwise.training.checkpoint import Scratch
 
 
 def get_args_parser():
@@ -20,7 +20,8 @@ def get_args_parser():
     parser.add_argument("--seed", required=True, type=int, help="one of clustering.seeds")
     parser.add_argument("--params", required=True, help="the config section `clustering` as JSON")
     parser.add_argument("--output", required=True, help="variant HDF5 to write")
-    parser.add_argument("--scratch", default=None, help="undeclared folder for resumable checkpoints")
+    # ignored: checkpoints live in <output>.scratch/ (training/checkpoint.py); kept so older rules run
+    parser.add_argument("--scratch", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, default=1)
     return parser
 
@@ -29,11 +30,11 @@ def main(args):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     torch.set_num_threads(args.threads)
     cfg = json.loads(args.params)
-    state, results, used = run_variant(args.data, args.method, args.head, args.seed, cfg, pick_device(), args.scratch)
+    scratch = Scratch.of(args.output, {"method": args.method, "head": args.head, "seed": args.seed, "params": cfg}, {"data": args.data})
+    state, results, used = run_variant(args.data, args.method, args.head, args.seed, cfg, pick_device(), scratch)
     logging.getLogger("cluster").info("settings used: %s", json.dumps(used, sort_keys=True))
     write_variant(args.output, state, results, used, args.seed)
-    if args.scratch:
-        shutil.rmtree(args.scratch, ignore_errors=True)
+    scratch.clear()
     shown = dict(results)
     print(json.dumps(shown, indent=1, default=str))
 

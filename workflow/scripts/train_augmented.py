@@ -4,7 +4,7 @@
 variants {sae,swwae}-{first,all,layerwise}; `--init` is the model.pt it starts from
 (none for classifier). Writes model.pt and eval.h5 (test-split errors, reconstruction
 loss, per-epoch history, reconstructions for the figure) once, atomically; resumes
-from <outdir>/.scratch/ after an interruption.
+from <model.pt>.scratch/ after an interruption.
 """
 
 import argparse
@@ -14,12 +14,13 @@ import logging
 import torch
 
 from layerwise.autoencoder import inputs
-from layerwise.autoencoder.checkpoint import clear_scratch, load_model_file, save_model, scratch_dir
+from layerwise.autoencoder.checkpoint import load_model_file, save_model
 from layerwise.autoencoder.evaluate import evaluate, reconstructions, write_eval
 from layerwise.autoencoder.procedure import NAMES, plan, train_augmented
 from layerwise.data.store import class_names
 from layerwise.device import pick_device
 from layerwise.errors import InputError, run_cli
+from layerwise.training.checkpoint import Scratch
 
 
 def get_args_parser():
@@ -49,13 +50,14 @@ def main(args):
         raise InputError(f"autoencoder.augmented.val_fraction: {err}; lower it or raise subsample") from None
     test_x, test_y = inputs.load_images(args.data, "test")
     device = pick_device()
+    scratch = Scratch.of(args.out, {"name": args.name}, {"data": args.data, "init": args.init})
     net, history, weights = train_augmented(
         args.name,
         cfg,
         (train_x[keep[fit]], train_y[keep[fit]]),
         (test_x, test_y),
         len(class_names(args.data)),
-        scratch_dir(args.out),
+        scratch,
         device,
         init,
         (train_x[keep[held]], train_y[keep[held]]),
@@ -71,7 +73,7 @@ def main(args):
     originals = shown.permute(0, 2, 3, 1).numpy()
     save_model(args.out, "augmented", net, cfg, history, {"name": args.name, "loss_weights": weights})
     write_eval(args.eval, args.name, metrics, history, weights, originals, recon, cfg, cfg["seed"])
-    clear_scratch(args.out)
+    scratch.clear()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Train paper 000's residual autoencoder (Table 1) on the training split of a data.h5.
 
-Writes model.pt once, atomically; resumes from <outdir>/.scratch/ after an interruption.
+Writes model.pt once, atomically; resumes from <model.pt>.scratch/ after an interruption.
 """
 
 import argparse
@@ -9,12 +9,13 @@ import logging
 
 import torch
 
-from layerwise.autoencoder.checkpoint import clear_scratch, save_model, scratch_dir
+from layerwise.autoencoder.checkpoint import save_model
 from layerwise.autoencoder.inputs import load_images
 from layerwise.autoencoder.residual import train_residual, train_residual_stream
 from layerwise.data.store import is_manifest
 from layerwise.device import pick_device
 from layerwise.errors import run_cli
+from layerwise.training.checkpoint import Scratch
 
 
 def get_args_parser():
@@ -30,14 +31,15 @@ def main(args):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     torch.set_num_threads(args.threads)
     cfg = json.loads(args.params)
+    scratch = Scratch.of(args.out, None, {"data": args.data})
     if is_manifest(args.data):  # ImageNet-style: stream a fixed low-res view (autoencoder.manifest_side)
         model, history = train_residual_stream(args.data, cfg["manifest_side"], args.threads, cfg,
-                                               scratch_dir(args.out), pick_device())
+                                               scratch, pick_device())
     else:
         images, _ = load_images(args.data, "train")
-        model, history = train_residual(images, cfg, scratch_dir(args.out), pick_device(), source=args.data)
+        model, history = train_residual(images, cfg, scratch, pick_device(), source=args.data)
     save_model(args.out, "residual", model, cfg, history)
-    clear_scratch(args.out)
+    scratch.clear()
 
 
 if __name__ == "__main__":

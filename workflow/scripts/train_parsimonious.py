@@ -3,12 +3,12 @@
 import argparse
 import json
 import logging
-import shutil
 
 import torch
 
 from layerwise.device import pick_device
 from layerwise.errors import run_cli
+from layerwise.training.checkpoint import Scratch
 from layerwise.parsimonious.experiment import METHODS, run
 from layerwise.parsimonious.table import write_run
 
@@ -21,7 +21,8 @@ def get_args_parser():
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--params", required=True, help="the config section `parsimonious` as JSON")
     parser.add_argument("--output", required=True)
-    parser.add_argument("--scratch", default=None, help="undeclared folder for the resumable checkpoint")
+    # ignored: checkpoints live in <output>.scratch/ (training/checkpoint.py); kept so older rules run
+    parser.add_argument("--scratch", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, default=1)
     return parser
 
@@ -30,10 +31,10 @@ def main(args):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     torch.set_num_threads(args.threads)
     cfg = json.loads(args.params)
-    results, used = run(args.data, args.kind, args.method, args.seed, cfg, pick_device(), args.scratch)
+    scratch = Scratch.of(args.output, {"kind": args.kind, "method": args.method, "seed": args.seed, "params": cfg}, {"data": args.data})
+    results, used = run(args.data, args.kind, args.method, args.seed, cfg, pick_device(), scratch)
     write_run(args.output, results, used, args.seed)
-    if args.scratch:
-        shutil.rmtree(args.scratch, ignore_errors=True)
+    scratch.clear()
     print(json.dumps(results, indent=1))
 
 

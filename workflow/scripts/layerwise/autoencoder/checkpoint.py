@@ -1,84 +1,16 @@
-"""Resumable training phases and the ``model.pt`` format.
+"""The ``model.pt`` format of the autoencoder stage: written once, read with one clear error.
 
-A phase (e.g. "classify", "decoders", "finetune") runs epochs; after each one
-the model, the optimiser and the history go to an undeclared scratch file
-``<outdir>/.scratch/<phase>.pt`` (written atomically). A rerun of the same job
-with the same parameters reloads it and continues; epoch orders depend only on
-(seed, phase, epoch), so the result is the same as an uninterrupted run.
-Scratch files whose parameters differ are ignored; epoch counts (keys ending in
-``epochs``) are not compared, so a longer run continues a shorter one.
+(Training and its scratch checkpoints go through layerwise.training.loop.)
 """
 
-import json
-import logging
-import shutil
 from pathlib import Path
 
 import torch
 
-from layerwise import torchfile
 from layerwise.errors import InputError
 from layerwise.h5io import atomic_path, package_version
 
-log = logging.getLogger(__name__)
 MODEL_FORMAT = 1
-
-
-def scratch_dir(output):
-    return Path(output).parent / ".scratch"
-
-
-def run_phase(name, epochs, epoch_fn, modules, optimizer, scratch, params, history=None, stop=None):
-    """Run ``epoch_fn(epoch) -> dict of floats`` for ``epochs`` epochs, resuming from scratch.
-
-    ``modules`` (dict name -> nn.Module) and ``optimizer`` are saved after every
-    epoch (``scratch`` None: no checkpoints); ``stop(history)`` True ends the phase
-    early (early stopping); returns the history dict name -> list of per-epoch values.
-    """
-    history = {} if history is None else history
-    path = None if scratch is None else Path(scratch) / f"{name}.pt"
-    fingerprint = json.dumps({k: v for k, v in params.items() if not k.endswith("epochs")}, sort_keys=True)
-    start = 0
-    if path is not None and path.exists():
-        state = torchfile.load_scratch(path) or {}  # unreadable: deleted, start over
-        if state.get("params") == fingerprint and state["epoch"] <= epochs:
-            for key, module in modules.items():
-                module.load_state_dict(state["modules"][key])
-            if optimizer is not None:
-                optimizer.load_state_dict(state["optimizer"])
-            history.update(state["history"])
-            start = state["epoch"]
-            log.info("phase %s: resuming after epoch %d from %s", name, start, path)
-        else:
-            log.info("phase %s: ignoring %s (written for other parameters)", name, path)
-    for epoch in range(start, epochs):
-        if stop is not None and stop(history):
-            log.info("phase %s: early stop after epoch %d/%d", name, epoch, epochs)
-            break
-        stats = epoch_fn(epoch)
-        for key, value in stats.items():
-            history.setdefault(key, []).append(float(value))
-        log.info("phase %s epoch %d/%d: %s", name, epoch + 1, epochs, _fmt(stats))
-        if path is None:
-            continue
-        state = {
-            "params": fingerprint,
-            "epoch": epoch + 1,
-            "modules": {k: m.state_dict() for k, m in modules.items()},
-            "optimizer": None if optimizer is None else optimizer.state_dict(),
-            "history": history,
-        }
-        with atomic_path(path) as tmp:
-            torch.save(state, tmp)
-    return history
-
-
-def _fmt(stats):
-    return " ".join(f"{k}={v:.4g}" for k, v in stats.items())
-
-
-def clear_scratch(output):
-    shutil.rmtree(scratch_dir(output), ignore_errors=True)
 
 
 def save_model(path, kind, model, params, history, extra=None):

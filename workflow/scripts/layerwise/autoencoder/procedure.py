@@ -18,18 +18,16 @@ training images every epoch, keep the best epoch's weights and stop after
 ``patience`` epochs without a gain; every job has the same epoch budget.
 """
 
-import copy
 import logging
 
 import torch
-from tqdm import tqdm
 
 from layerwise.autoencoder import inputs, objective
-from layerwise.autoencoder.checkpoint import run_phase
 from layerwise.autoencoder.evaluate import evaluate
 from layerwise.autoencoder.names import NAMES, STARTS_FROM
 from layerwise.autoencoder.residual import make_optimizer
 from layerwise.models.augmented import AugmentedNet
+from layerwise.training.loop import EarlyStop, Task, fit
 
 log = logging.getLogger(__name__)
 SWITCHES = {"sae": "fixed", "swwae": "known"}
@@ -128,57 +126,51 @@ def _run(phase, name, net, mode, weights, cfg, train, test, scratch, device, his
         opt = make_optimizer(net.parameters(), {**cfg, "lr": cfg["finetune_lr"]})
         epochs, bs, lam = cfg["finetune_epochs"], cfg["batch_size"], (cfg["lambda"] if mode else 0.0)
 
-    def epoch_fn(epoch):
+    epoch_gen = {}  # the epoch's generator: its order, then its augmentations, batch after batch
+
+    def batches(epoch, start):  # checkpoints fall on epoch ends only, so start is 0
+        epoch_gen["gen"] = gen = inputs.generator(cfg["seed"], name, phase, epoch)
+        return inputs.batches(len(train_x), bs, gen)[start:]
+
+    def train_mode():
         net.train()
         if frozen:  # frozen pathway: no BN statistics updates either
             net.macro.eval()
             net.head.eval()
-        sums, count = {}, 0
-        gen = inputs.generator(cfg["seed"], name, phase, epoch)
-        for idx in tqdm(
-            inputs.batches(len(train_x), bs, gen), desc=f"{name} {phase} {epoch + 1}", leave=False
-        ):
-            x = inputs.to_float(train_x[idx])
-            if cfg["augment"]:
-                x = inputs.augment(x, gen)
-            x, y = x.to(device), train_y[idx].to(device)
-            if frozen:
-                loss, stats = _decoder_loss(net, x, mode, weights)
-            else:
-                loss, stats = objective.joint_loss(net, x, y, mode, weights, lam)
-            opt.zero_grad(set_to_none=True)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"{name} {phase} epoch {epoch + 1}: non-finite loss; lower the learning rate")
-            loss.backward()
-            opt.step()
-            stats["loss"] = loss.item()
-            for key, value in stats.items():
-                sums[key] = sums.get(key, 0.0) + value * len(idx)
-            count += len(idx)
-        out = {f"{phase}/{k}": v / count for k, v in sums.items()}
+
+    def step(idx, at):
+        x = inputs.to_float(train_x[idx])
+        if cfg["augment"]:
+            x = inputs.augment(x, epoch_gen["gen"])
+        x, y = x.to(device), train_y[idx].to(device)
+        if frozen:
+            loss, stats = _decoder_loss(net, x, mode, weights)
+        else:
+            loss, stats = objective.joint_loss(net, x, y, mode, weights, lam)
+        stats["loss"] = loss.item()
+        return loss, {f"{phase}/{k}": v * len(idx) for k, v in stats.items()}, len(idx)
+
+    watch = val is not None and len(val[0]) > 0 and phase != "decoders"
+    val_key = f"{phase}/val_top1_err"
+
+    def evaluate_epoch(at, loss):
+        out = {}
         if phase == "finetune":  # test curves of step 4 only (the figure's); saves CPU elsewhere
             metrics = evaluate(net, *test, device=device, reconstruct=mode is not None)
             out.update({f"{phase}/test_{k}": v for k, v in metrics.items()})
         if watch:
-            err = evaluate(net, *val, device=device, reconstruct=False)["top1_err"]
-            if err < min(history.get(val_key, []), default=float("inf")):
-                best.load_state_dict(net.state_dict())
-            out[val_key] = err
+            out[val_key] = evaluate(net, *val, device=device, reconstruct=False)["top1_err"]
         return out
 
-    params = {k: v for k, v in cfg.items() if k != "show"}
-    modules = {"net": net}
-    watch = val is not None and len(val[0]) > 0 and phase != "decoders"
-    val_key, stop = f"{phase}/val_top1_err", None
-    if watch:  # the best epoch's weights live in the checkpoint too, so a resumed run keeps them
-        best = copy.deepcopy(net)
-        modules["best"] = best
-        patience = cfg.get("patience", 0)
-        if patience:
-            stop = lambda h: bool(h.get(val_key)) and len(h[val_key]) - 1 - int(torch.tensor(h[val_key]).argmin()) >= patience  # noqa: E731
-    run_phase(f"{name}.{phase}", epochs, epoch_fn, modules, opt, scratch, {**params, "phase": phase}, history, stop)
-    if watch:
-        net.load_state_dict(best.state_dict())
+    # the best epoch's weights live in the checkpoint too, so a resumed run keeps them
+    stop = EarlyStop(val_key, "min", cfg.get("patience", 0)) if watch else None
+    task = Task(net, opt, batches, step, epochs=epochs, evaluate=evaluate_epoch, early_stop=stop,
+                train_mode=train_mode, desc=f"{name} {phase}",
+                hint="Lower autoencoder.augmented's learning rates (classifier_lr, decoder_lr, finetune_lr)")
+    params = {k: v for k, v in cfg.items() if k != "show" and not k.endswith("epochs")}
+    result = fit(task, scratch, f"{name}.{phase}", {**params, "phase": phase})
+    for key, values in result.history.items():
+        history[key] = [float(v) for v in values]
     net.requires_grad_(True)
 
 

@@ -5,9 +5,9 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from layerwise.autoencoder import inputs
-from layerwise.autoencoder.checkpoint import run_phase
 from layerwise.data.datasets import ManifestDataset
 from layerwise.models.residual_ae import ResidualAutoencoder
+from layerwise.training.loop import Task, fit
 
 
 def make_optimizer(params, cfg):
@@ -50,21 +50,19 @@ def _train(shape, fetch, cfg, scratch, device, source):
     model.to(device)
     opt = make_optimizer(model.parameters(), cfg)
 
-    def epoch_fn(epoch):
-        model.train()
-        total, count = 0.0, 0
+    def batches(epoch, start):  # the epoch's seeded order, from batch ``start`` on
         order = inputs.batches(shape[0], cfg["batch_size"], inputs.generator(cfg["seed"], "ae", epoch))
-        for batch in tqdm(fetch(order), total=len(order), desc=f"autoencoder epoch {epoch + 1}", leave=False):
-            x = inputs.to_float(batch).to(device)
-            loss = F.mse_loss(model(x), x)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(batch)
-            count += len(batch)
-        return {"recon_loss": total / count}
+        return fetch(order[start:])
 
-    history = run_phase("autoencoder", cfg["epochs"], epoch_fn, {"model": model}, opt, scratch, cfg)
+    def step(batch, at):
+        x = inputs.to_float(batch).to(device)
+        loss = F.mse_loss(model(x), x)
+        return loss, {"recon_loss": loss.item() * len(batch)}, len(batch)
+
+    task = Task(model, opt, batches, step, epochs=cfg["epochs"], desc="autoencoder",
+                hint="Lower the variant's lr in autoencoder.variants")
+    # epoch counts are left out of the fingerprint: a longer run continues a shorter one
+    history = fit(task, scratch, "autoencoder", {k: v for k, v in cfg.items() if not k.endswith("epochs")}).history
     return model.cpu().eval(), history
 
 

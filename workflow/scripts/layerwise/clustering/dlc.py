@@ -140,7 +140,7 @@ def small_conv1x1(k, n, scale):
     return conv
 
 
-def fit_dlc(images, labels, val_images, val_labels, num_classes, cfg, budget, device, jl=False, checkpoint_dir=None):
+def fit_dlc(images, labels, val_images, val_labels, num_classes, cfg, budget, device, jl=False, scratch=None):
     """Learn the blocks on uint8 images (n, C, H, W); returns (frozen nn.Sequential, per-block info).
 
     ``cfg`` keys: num_patches, clusters, channels, bias, patch_size, stride,
@@ -177,8 +177,7 @@ def fit_dlc(images, labels, val_images, val_labels, num_classes, cfg, budget, de
             h_val = representation(nn.Sequential(*net, cluster), val_images, device).half()
             top = nn.Linear(width * h_tr.shape[-2] * h_tr.shape[-1], num_classes)
             trainer = nn.Sequential(AsFloat(), embed, nn.Flatten(), top)
-            ckpt = None if checkpoint_dir is None else f"{checkpoint_dir}/block{j + 1}.pt"
-            hist = train_early_stopping(trainer, h_tr, labels, h_val, val_labels, budget, seed, device, ckpt, f"block {j + 1}")
+            hist = train_early_stopping(trainer, h_tr, labels, h_val, val_labels, budget, seed, device, scratch, f"block {j + 1}")
             block.update(steps=hist["steps"], best_step=hist["best_step"], val_accuracy=hist["best_val_accuracy"])
         net = _frozen(*net, cluster, embed)  # drop the linear layer, freeze the block
         info.append(block)

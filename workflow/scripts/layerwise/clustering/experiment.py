@@ -107,8 +107,7 @@ def _head(ftr, ytr, fval, yval, fte, yte, s, budget, device, scratch):
     """The §6 head (linear or FC) on standardised frozen features, early-stopped: model and scores."""
     torch.manual_seed(s["seed"])
     top = standardized_head(make_head(s["head"], ftr.shape[1], int(ytr.max()) + 1, s["fc_hidden"]), ftr)
-    ckpt = None if scratch is None else f"{scratch}/head.pt"
-    hist = train_early_stopping(top, ftr, ytr, fval, yval, budget, s["seed"], device, ckpt, "head")
+    hist = train_early_stopping(top, ftr, ytr, fval, yval, budget, s["seed"], device, scratch, "head")
     scores = {
         "train_accuracy": accuracy(top, ftr, ytr, device),
         "val_accuracy": hist["best_val_accuracy"],
@@ -138,15 +137,14 @@ def run_variant(data_path, method, head, seed, cfg, device, scratch=None):
     steps = 0
     if method in ("dlc", "jl"):
         net, results["blocks"] = dlc.fit_dlc(
-            xfit, yfit, xval, yval, classes, s, budget, device, jl=method == "jl", checkpoint_dir=scratch
+            xfit, yfit, xval, yval, classes, s, budget, device, jl=method == "jl", scratch=scratch
         )
         steps += sum(b.get("steps", 0) for b in results["blocks"])
         body = net
     elif method == "cnn":
         torch.manual_seed(s["seed"])
         full = baselines.build_baseline("cnn", head, xfit, classes, s["width"], s["fc_hidden"], s["seed"])
-        ckpt = None if scratch is None else f"{scratch}/net.pt"
-        hist = train_early_stopping(full, xfit, yfit, xval, yval, budget, s["seed"], device, ckpt, "cnn")
+        hist = train_early_stopping(full, xfit, yfit, xval, yval, budget, s["seed"], device, scratch, "cnn")
         steps += hist["steps"]
         results.update(train_accuracy=accuracy(full, xfit, yfit, device), val_accuracy=hist["best_val_accuracy"],
                        test_accuracy=accuracy(full, xte, yte, device))

@@ -1,23 +1,20 @@
-"""Adam on cross-entropy for the trainable part of a model, resumable from a scratch checkpoint.
+"""Adam on cross-entropy for the trainable part of a model, through the one loop (training/loop.py).
 
 Used for every gradient-trained piece of this stage: the 1x1 conv + linear of a
-deep-layerwise-clustering block, the linear / fully connected heads of §6, and
-the CNN baselines of Figure 3. Frozen parameters simply have
+deep-layerwise-clustering block, the linear / fully connected heads of §6, the
+CNN baselines of Figure 3, and the CNN probes. Frozen parameters simply have
 ``requires_grad=False``. Shuffling uses a generator seeded by ``(seed, epoch)``
 so a resumed run sees the same order as an uninterrupted one.
 """
 
 import logging
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from tqdm import tqdm
 
-from layerwise import torchfile
-from layerwise.h5io import atomic_path
+from layerwise.training.loop import EarlyStop, Task, fit
 
 log = logging.getLogger(__name__)
 
@@ -43,48 +40,34 @@ def make_head(kind, dim, classes, hidden=(384, 192)):
     raise ValueError(f"head must be 'linear' or 'fc', got {kind!r}")
 
 
-def _load(checkpoint, model, opt):
-    state = torchfile.load(checkpoint, weights_only=True)
-    model.load_state_dict(state["model"])
-    opt.load_state_dict(state["opt"])
-    return int(state["epoch"])
+def _order(n, seed, epoch):
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100003 + epoch))
 
 
-def train_classifier(model, inputs, labels, epochs, lr, batch_size, seed, device, checkpoint=None, desc="train"):
-    """Train ``model`` (its parameters with requires_grad) on ``inputs`` -> ``labels``.
+def train_classifier(model, inputs, labels, epochs, lr, batch_size, seed, device, scratch=None, desc="train"):
+    """Train ``model`` (its parameters with requires_grad) on ``inputs`` -> ``labels`` for ``epochs``.
 
     ``inputs`` is a tensor (n, ...) on CPU; ``model`` maps a batch of it to
-    logits. With ``checkpoint`` (a path), state is saved after every epoch and a
-    run that finds one resumes after its last epoch.
+    logits. With ``scratch`` (checkpoint.Scratch), a killed run resumes after its last epoch.
     """
     model.to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         return model
-    opt = torch.optim.Adam(params, lr=lr)
-    start = 0
-    if checkpoint is not None and Path(checkpoint).exists():
-        start = _load(checkpoint, model, opt)
-        log.info("%s: resumed from %s after epoch %d", desc, checkpoint, start)
     labels = torch.as_tensor(labels, dtype=torch.long)
     n = len(inputs)
-    for epoch in range(start, epochs):
-        model.train()
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100003 + epoch))
+
+    def batches(epoch, start):
+        order = _order(n, seed, epoch)
         torch.manual_seed(seed * 100003 + epoch)  # dropout masks, reproducible on resume
-        total, batches = 0.0, range(0, n, batch_size)
-        for start_i in tqdm(batches, desc=f"{desc} epoch {epoch + 1}/{epochs}", leave=False, mininterval=5):
-            idx = order[start_i : start_i + batch_size]
-            x, y = inputs[idx].to(device), labels[idx].to(device)
-            loss = F.cross_entropy(model(x), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
-        log.info("%s epoch %d/%d: loss %.4f", desc, epoch + 1, epochs, total / n)
-        if checkpoint is not None:
-            with atomic_path(checkpoint) as tmp:
-                torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "epoch": epoch + 1}, tmp)
+        return [order[i : i + batch_size] for i in range(start * batch_size, n, batch_size)]
+
+    def step(idx, at):
+        loss = F.cross_entropy(model(inputs[idx].to(device)), labels[idx].to(device))
+        return loss, {"loss": float(loss.detach()) * len(idx)}, len(idx)
+
+    task = Task(model, torch.optim.Adam(params, lr=lr), batches, step, epochs=epochs, desc=desc)
+    fit(task, scratch, desc.replace(" ", "-"), {"epochs": epochs, "lr": lr, "batch_size": batch_size, "seed": seed})
     model.eval()
     return model
 
@@ -153,15 +136,16 @@ def evaluate(model, inputs, labels, device, batch_size=1024):
     return loss / n, correct / n
 
 
-def train_early_stopping(model, inputs, labels, val_inputs, val_labels, budget, seed, device, checkpoint=None, desc="train"):
+def train_early_stopping(model, inputs, labels, val_inputs, val_labels, budget, seed, device, scratch=None,
+                         desc="train"):
     """Adam on cross-entropy with early stopping on the validation loss; returns a history dict.
 
     Mini-batches come from epochs of a permutation seeded by ``(seed, epoch)``.
-    The weights of the evaluation with the lowest validation cross-entropy are
-    loaded back into ``model`` (the loss, not the accuracy: a block's embedding
-    keeps improving after its accuracy saturates). With ``checkpoint``, the state
-    is saved at every evaluation and a killed run resumes from its last
-    evaluation, bit for bit. A non-finite loss stops the run with an error.
+    The weights of the evaluation with the lowest validation cross-entropy (the
+    untrained model included) are loaded back into ``model`` (the loss, not the
+    accuracy: a block's embedding keeps improving after its accuracy saturates).
+    With ``scratch`` (checkpoint.Scratch), the state is saved at every evaluation
+    and a killed run resumes from its last one, bit for bit; checkpoint name: ``desc``.
     """
     model.to(device)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -169,45 +153,31 @@ def train_early_stopping(model, inputs, labels, val_inputs, val_labels, budget, 
     history = {"steps": 0, "best_step": 0, "best_val_loss": val_loss, "best_val_accuracy": val_acc, "evals": []}
     if not params:
         return history
-    opt = torch.optim.Adam(params, lr=budget.lr)
-    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    step, stale = 0, 0
-    if checkpoint is not None and Path(checkpoint).exists():
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        best_state, history, step, stale = state["best"], state["history"], state["step"], state["stale"]
-        log.info("%s: resumed from %s at step %d", desc, checkpoint, step)
     labels = torch.as_tensor(labels, dtype=torch.long)
-    n, per_epoch = len(inputs), -(-len(inputs) // budget.batch_size)
-    while step < budget.max_steps and stale < budget.patience:
-        model.train()
-        epoch, offset = divmod(step, per_epoch)
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100003 + epoch))
-        torch.manual_seed(seed * 100003 + step)  # dropout masks, reproducible on resume
-        idx = order[offset * budget.batch_size : (offset + 1) * budget.batch_size]
-        loss = F.cross_entropy(model(inputs[idx].to(device)), labels[idx].to(device))
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"{desc}: non-finite loss at step {step}; lower the learning rate (clustering.lr)")
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        step += 1
-        if step % budget.eval_every == 0 or step == budget.max_steps:
-            val_loss, val_acc = evaluate(model, val_inputs, val_labels, device)
-            history["evals"].append((step, float(loss.detach()), val_loss, val_acc))
-            if val_loss < history["best_val_loss"]:
-                history.update(best_val_loss=val_loss, best_val_accuracy=val_acc, best_step=step)
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-                stale = 0
-            else:
-                stale += 1
-            log.info("%s step %d: loss %.4f, validation loss %.4f accuracy %.4f", desc, step, float(loss.detach()), val_loss, val_acc)
-            if checkpoint is not None:
-                with atomic_path(checkpoint) as tmp:
-                    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "best": best_state,
-                                "history": history, "step": step, "stale": stale}, tmp)
-    history["steps"] = step
-    model.load_state_dict(best_state)
+    n, bs = len(inputs), budget.batch_size
+
+    def batches(epoch, start):
+        order = _order(n, seed, epoch)
+        return [order[i : i + bs] for i in range(start * bs, n, bs)]
+
+    def step(idx, at):
+        torch.manual_seed(seed * 100003 + at.step)  # dropout masks, reproducible on resume
+        return F.cross_entropy(model(inputs[idx].to(device)), labels[idx].to(device)), {}, len(idx)
+
+    def validate(at, loss):
+        v_loss, v_acc = evaluate(model, val_inputs, val_labels, device)
+        return {"step": at.step, "loss": loss, "val_loss": v_loss, "val_accuracy": v_acc}
+
+    task = Task(model, torch.optim.Adam(params, lr=budget.lr), batches, step, max_steps=budget.max_steps,
+                evaluate=validate, eval_every=budget.eval_every,
+                early_stop=EarlyStop("val_loss", "min", budget.patience, baseline=val_loss),
+                desc=desc, hint="Lower clustering.lr")
+    result = fit(task, scratch, desc.replace(" ", "-"), vars(budget) | {"seed": seed})
+    h = result.history
+    history["evals"] = list(zip(h.get("step", []), h.get("loss", []), h.get("val_loss", []), h.get("val_accuracy", [])))
+    if result.best is not None:
+        history.update(best_step=h["step"][result.best], best_val_loss=h["val_loss"][result.best],
+                       best_val_accuracy=h["val_accuracy"][result.best])
+    history["steps"] = result.steps
     model.eval()
     return history

@@ -10,25 +10,20 @@ ip1 representation of the test images, each cluster labelled with its most frequ
 class, NMI of those labels against the truth.
 """
 
-import copy
-import math
-
 import logging
-from pathlib import Path
+import math
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from layerwise.clustering.dlc import Standardize
 from layerwise.clustering.kmeans import kmeans
 from layerwise.clustering.metrics import contingency, nmi, purity
 from layerwise.data.store import load_split
-from layerwise import torchfile
 from layerwise.errors import InputError
-from layerwise.h5io import atomic_path
 from layerwise.parsimonious.model import QuickCNN
+from layerwise.training.loop import EarlyStop, Task, fit
 
 METHODS = ("baseline", "weight-decay", "dropout", "sample", "spatial", "channel")
 log = logging.getLogger(__name__)
@@ -78,68 +73,43 @@ def _weight_decay(method, cfg):
     return cfg["strong_weight_decay"] if method == "weight-decay" else cfg["weight_decay"]
 
 
-def train(model, std, xtr, ytr, method, cfg, seed, device, checkpoint=None, val=None):
+def train(model, std, xtr, ytr, method, cfg, seed, device, scratch=None, val=None):
     """SGD(momentum) with step decay and early stopping on ``val`` = (images, labels).
 
     Leaves the model at its best-validation epoch (the last one without ``val``) and
-    returns {final_regulariser, best_epoch, epochs_run, val_accuracy}.
+    returns {final_regulariser, best_epoch, epochs_run, val_accuracy}. With
+    ``scratch`` (checkpoint.Scratch) a killed run resumes after its last epoch.
     """
     model.to(device)
     opt = torch.optim.SGD(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"], weight_decay=_weight_decay(method, cfg))
     sched = torch.optim.lr_scheduler.StepLR(opt, cfg["lr_step"], cfg["lr_decay"])
-    start, reg_mean = 0, 0.0
-    best = {"acc": -1.0, "epoch": 0, "state": None}
-    if checkpoint is not None and Path(checkpoint).exists():
-        state = torchfile.load(checkpoint, weights_only=True)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        sched.load_state_dict(state["sched"])
-        start, reg_mean = int(state["epoch"]), float(state["reg"])
-        best = {"acc": float(state["best_acc"]), "epoch": int(state["best_epoch"]), "state": state["best_model"]}
-        model.to(device)
     y = torch.as_tensor(ytr)
-    patience = cfg.get("patience", 0)
-    for epoch in range(start, cfg["epochs"]):
-        if val is not None and patience and epoch - best["epoch"] >= patience:
-            log.info("%s seed %d: no validation gain for %d epochs, stopping after epoch %d", method, seed, patience, epoch)
-            break
-        model.train()
+    bs = cfg["batch_size"]
+
+    def batches(epoch, start):
         order = torch.randperm(len(xtr), generator=torch.Generator().manual_seed(seed * 100003 + epoch))
-        torch.manual_seed(seed * 100003 + epoch)
-        reg_sum, steps = 0.0, 0
-        for lo in tqdm(range(0, len(xtr), cfg["batch_size"]), desc=f"{method} epoch {epoch + 1}", leave=False, mininterval=5):
-            idx = order[lo : lo + cfg["batch_size"]]
-            logits, reg = model(std(xtr[idx].to(device)))
-            loss = F.cross_entropy(logits, y[idx].to(device)) + reg
-            if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"{method} seed {seed}: non-finite loss at epoch {epoch + 1}; lower parsimonious.lr or the lambdas"
-                )
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            reg_sum, steps = reg_sum + float(reg.detach() if torch.is_tensor(reg) else reg), steps + 1
-        sched.step()
-        reg_mean = reg_sum / max(steps, 1)
-        acc = evaluate(model, std, *val, device)[0] if val is not None else float(epoch)
-        if acc > best["acc"]:
-            best = {"acc": acc, "epoch": epoch + 1, "state": copy.deepcopy({k: v.cpu() for k, v in model.state_dict().items()})}
-        log.info("%s seed %d epoch %d/%d: regulariser %.4g, validation accuracy %.4f", method, seed, epoch + 1, cfg["epochs"], reg_mean, acc)
-        if checkpoint is not None:
-            state = {"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "epoch": epoch + 1, "reg": reg_mean}
-            state.update(best_acc=best["acc"], best_epoch=best["epoch"], best_model=best["state"])
-            with atomic_path(checkpoint) as tmp:
-                torch.save(state, tmp)
-        last = epoch + 1
-    else:
-        last = cfg["epochs"]
-    if best["state"] is not None:
-        model.load_state_dict(best["state"])
+        torch.manual_seed(seed * 100003 + epoch)  # dropout and clustering randomness, reproducible on resume
+        return [order[lo : lo + bs] for lo in range(start * bs, len(xtr), bs)]
+
+    def step(idx, at):
+        logits, reg = model(std(xtr[idx].to(device)))
+        loss = F.cross_entropy(logits, y[idx].to(device)) + reg
+        return loss, {"regulariser": float(reg.detach() if torch.is_tensor(reg) else reg)}, 1
+
+    def validate(at, loss):
+        return {"val_accuracy": evaluate(model, std, *val, device)[0]}
+
+    task = Task(model, opt, batches, step, epochs=cfg["epochs"], scheduler=sched,
+                evaluate=None if val is None else validate,
+                early_stop=None if val is None else EarlyStop("val_accuracy", "max", cfg.get("patience", 0)),
+                desc=f"{method} seed {seed}", hint="Lower parsimonious.lr or the lambdas")
+    result = fit(task, scratch, "model", {**cfg, "method": method, "seed": seed})
+    regs = result.history.get("regulariser", [0.0])
     return {
-        "final_regulariser": reg_mean,
-        "best_epoch": best["epoch"],
-        "epochs_run": last,
-        "val_accuracy": best["acc"] if val is not None else math.nan,
+        "final_regulariser": regs[-1],
+        "best_epoch": result.epochs if val is None or result.best is None else result.best + 1,
+        "epochs_run": result.epochs,
+        "val_accuracy": math.nan if val is None else result.best_value,
     }
 
 
@@ -170,7 +140,9 @@ def representation_nmi(features, labels, seed):
 
 
 def run(data_path, kind, method, seed, cfg, device, scratch=None):
-    """Train one (method, seed) and measure it; returns (dict of metrics, the settings used)."""
+    """Train one (method, seed) and measure it; returns (dict of metrics, the settings used).
+
+    ``scratch``: the job's checkpoint.Scratch (None: no checkpoints)."""
     cfg = resolve(cfg, kind)
     xtr, ytr = load_split(data_path, "train")
     keep, held = validation_split(ytr, cfg["val_fraction"], cfg["split_seed"])
@@ -184,8 +156,7 @@ def run(data_path, kind, method, seed, cfg, device, scratch=None):
     xtr, ytr = xtr[keep], ytr[keep]
     std = Standardize.fit(xtr).to(device)
     model = build(method, cfg, xtr.shape[1], xtr.shape[2], classes, seed)
-    ckpt = None if scratch is None else f"{scratch}/model.pt"
-    fit = train(model, std, xtr, ytr, method, cfg, seed, device, ckpt, (xval, yval) if len(held) else None)
+    fit = train(model, std, xtr, ytr, method, cfg, seed, device, scratch, (xval, yval) if len(held) else None)
     train_acc, _ = evaluate(model, std, xtr, ytr, device)
     test_acc, feats = evaluate(model, std, xte, yte, device)
     rep_nmi, rep_purity = representation_nmi(feats, yte, cfg["nmi_seed"])

@@ -1,18 +1,22 @@
-"""Undeclared scratch checkpoints: a killed training job resumes where it stopped.
+"""The one scratch convention: a job's resumable checkpoints live in ``<output>.scratch/``.
 
-The checkpoint lives beside the declared outputs as ``resume.ckpt`` (not an
-output, so Snakemake neither requires nor deletes it), is written atomically,
-and is removed once the declared outputs are in place. It also carries the
-CPU and CUDA random states (dropout, in-model randomness).
+Every training job (layer-wise, end-to-end, autoencoder, augmented, clustering,
+parsimonious) keeps its checkpoints in a folder named after its first declared
+output plus ``.scratch``. Why this one rather than a ``--scratch DIR`` flag or
+one ``resume.ckpt`` per directory: it needs no rule parameter, it is unique per
+job even where many jobs write into one folder (clustering and parsimonious
+runs), and it is not an output, so Snakemake neither requires nor deletes it
+when a job fails; the library removes it once the outputs are in place.
 
-Its fingerprint is the job's params plus the SHA-256 of every input file the
-job reads (data, mini-batch file, earlier layers' weights.pt): a killed layer
-whose earlier layers were retrained, or whose batches were rebuilt, starts over
-instead of resuming on inputs that no longer exist.
+Checkpoints are written atomically. Their fingerprint is the job's params plus
+the SHA-256 of every input file it reads (data, mini-batch file, earlier
+layers' weights.pt, the model it starts from): a killed job whose inputs were
+rebuilt meanwhile starts over instead of resuming on inputs that are gone.
 """
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import torch
@@ -20,12 +24,10 @@ import torch
 from layerwise import torchfile
 from layerwise.h5io import atomic_path
 
-NAME = "resume.ckpt"
 
-
-def scratch_path(output):
-    """The scratch checkpoint of the job that writes ``output``."""
-    return Path(output).parent / NAME
+def scratch_dir(output):
+    """The scratch folder of the job whose first declared output is ``output``."""
+    return Path(f"{output}.scratch")
 
 
 def file_digest(path, chunk=1 << 20):
@@ -39,8 +41,31 @@ def file_digest(path, chunk=1 << 20):
 
 def fingerprint(params, inputs):
     """What a checkpoint must match to be resumed: params and the hashes of ``inputs``."""
-    files = {str(name): file_digest(path) for name, path in inputs.items() if path is not None}
-    return json.dumps({"params": params, "inputs": files}, sort_keys=True)
+    files = {str(name): file_digest(path) for name, path in (inputs or {}).items() if path is not None}
+    return json.dumps({"params": params, "inputs": files}, sort_keys=True, default=str)
+
+
+class Scratch:
+    """One job's scratch folder and the fingerprint its checkpoints carry (inputs hashed once)."""
+
+    def __init__(self, folder, params=None, inputs=None):
+        self.folder = Path(folder)
+        self.job = fingerprint(params, inputs)
+
+    @classmethod
+    def of(cls, output, params=None, inputs=None):
+        return cls(scratch_dir(output), params, inputs)
+
+    def path(self, name):
+        return self.folder / f"{name}.ckpt"
+
+    def key(self, name, params=None):
+        """The fingerprint of checkpoint ``name`` of this job (``params``: that part's settings)."""
+        return json.dumps({"job": self.job, "part": name, "params": params}, sort_keys=True, default=str)
+
+    def clear(self):
+        """Remove the folder: called once the job's declared outputs are written."""
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def save(path, state):
@@ -48,16 +73,7 @@ def save(path, state):
         torch.save(state, tmp)
 
 
-def load(path, fingerprint):
-    """The saved state if a checkpoint of the same job (same params) exists, else None."""
-    path = Path(path)
-    if not path.exists():
-        return None
+def load(path, key):
+    """The saved state if ``path`` holds a checkpoint with fingerprint ``key``, else None."""
     state = torchfile.load_scratch(path) or {}  # unreadable: deleted, start over
-    if state.get("fingerprint") != fingerprint:
-        return None  # params changed since the kill: start over
-    return state
-
-
-def remove(path):
-    Path(path).unlink(missing_ok=True)
+    return state if state.get("fingerprint") == key else None

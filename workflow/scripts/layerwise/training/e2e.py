@@ -17,8 +17,8 @@ from layerwise.training import checkpoint, precision
 from layerwise.training.evaluation import pooled, predict, subsample, topk, write_eval
 from layerwise.training.greedy import build_spec, schedule_key
 from layerwise.training.inputs import LayerInputs
-from layerwise.training.loop import Schedule, Step, run_epochs
 from layerwise.training.memory import step_peak_mb
+from layerwise.training.schedule import Schedule, Step, run_epochs
 from layerwise.training.sampler import make_sampler, real_items
 from layerwise.training.sources import open_source
 
@@ -45,11 +45,10 @@ def train_e2e(cfg, data_path, batches_path, out_weights, out_eval, on_step=None)
     mem_mb, mem_kind = step_peak_mb(model, [model], model,
                                     next(data.chunks("train", first, len(first))).to(device),
                                     data.train_labels[first].to(device), device)
-    ckpt = checkpoint.scratch_path(out_weights)
+    scratch = checkpoint.Scratch.of(out_weights, cfg, {"data": data_path, "batches": batches_path})
     metrics, seconds = run_epochs(
         Step(model, images.train_batch, data.train_labels, evaluate), sampler,
-        Schedule.from_config(cfg["schedule"]), device, ckpt,
-        checkpoint.fingerprint(cfg, {"data": data_path, "batches": batches_path}),
+        Schedule.from_config(cfg["schedule"]), device, scratch, "train", None,
         int(cfg["seed"]) * 1000 + 999, "end to end", on_step,
         {"run": cfg["run"], "key": schedule_key(cfg)})
     if distributed.is_main(rank):
@@ -71,6 +70,6 @@ def train_e2e(cfg, data_path, batches_path, out_weights, out_eval, on_step=None)
         with atomic_path(out_weights) as tmp:
             torch.save({"spec": spec.to_dict(), "run": cfg["run"],
                         "model": {k: v.cpu() for k, v in model.state_dict().items()}}, tmp)
-        checkpoint.remove(ckpt)
+        scratch.clear()
         log.info("end to end: test top1 %.4f", metrics["test_top1"][-1])
     distributed.barrier()

@@ -26,8 +26,8 @@ from layerwise.models.simcnn import (
 from layerwise.training import checkpoint, precision, pruning
 from layerwise.training.evaluation import pooled, predict, subsample, topk, write_eval
 from layerwise.training.inputs import LayerInputs
-from layerwise.training.loop import Schedule, Step, run_epochs
 from layerwise.training.memory import step_peak_mb
+from layerwise.training.schedule import Schedule, Step, run_epochs
 from layerwise.training.sampler import make_sampler, real_items
 from layerwise.training.sources import open_source
 
@@ -108,17 +108,16 @@ def train_layer(cfg, data_path, batches_path, prev_weights, out_weights, out_eva
                                         next(data.chunks("train", first, len(first))).to(device),
                                         data.train_labels[first].to(device), device)
     schedule = Schedule.from_config(cfg["schedule"])
-    ckpt = checkpoint.scratch_path(out_weights)
-    fingerprint = checkpoint.fingerprint(cfg, {
+    scratch = checkpoint.Scratch.of(out_weights, cfg, {
         "data": data_path, "batches": batches_path,
         **{f"layer{j}": path for j, path in enumerate(prev_weights, start=1)}})
     step = Step(net, inputs.train_batch, data.train_labels, evaluate)
     where = {"run": cfg["run"], "key": schedule_key(cfg)}
-    metrics, seconds = run_epochs(step, sampler, schedule, device, ckpt, fingerprint,
+    metrics, seconds = run_epochs(step, sampler, schedule, device, scratch, "train", None,
                                   layer_seed(cfg["seed"], layer), f"layer {layer}", on_step, where)
     if spec.prune_to:
-        metrics, seconds = _compress(cfg, spec, net, inputs, sampler, data, device, ckpt,
-                                     fingerprint, metrics, seconds, on_step, where)
+        metrics, seconds = _compress(cfg, spec, net, inputs, sampler, data, device, scratch,
+                                     metrics, seconds, on_step, where)
     if distributed.is_main(rank):
         net.eval()
         attrs = {"train_seconds": seconds, "peak_mem_mb": mem_mb, "peak_mem_kind": mem_kind,
@@ -126,8 +125,7 @@ def train_layer(cfg, data_path, batches_path, prev_weights, out_weights, out_eva
                  "layers": spec.layers}
         _write_outputs(cfg, spec, net, inputs, data, device, metrics, attrs, out_weights,
                        out_eval)
-        checkpoint.remove(ckpt)
-        checkpoint.remove(ckpt.with_name("finetune.ckpt"))
+        scratch.clear()
     distributed.barrier()
     return frozen, net, metrics
 
@@ -137,8 +135,8 @@ def schedule_key(cfg):
     return f"layerwise.profiles.{cfg.get('dataset', '<dataset>')}.models.{cfg['preset']}.schedule"
 
 
-def _compress(cfg, spec, net, inputs, sampler, data, device, ckpt, fingerprint, metrics,
-              seconds, on_step, where):
+def _compress(cfg, spec, net, inputs, sampler, data, device, scratch, metrics, seconds, on_step,
+              where):
     """Taylor-prune the new block to ``prune_to`` maps, then fine-tune its head alone."""
     rows = [real_items(r) for r in sampler.batches[: cfg["model"]["prune_batches"]]]
     batches = [(next(inputs.chunks("train", r, len(r))).to(device),
@@ -164,8 +162,8 @@ def _compress(cfg, spec, net, inputs, sampler, data, device, ckpt, fingerprint, 
     head_only = HeadOnly()
     step = Step(head_only, inputs.train_batch, data.train_labels, None)
     schedule = Schedule.from_config(cfg["schedule"], epochs=cfg["model"]["finetune_epochs"])
-    more, extra = run_epochs(step, sampler, schedule, device, ckpt.with_name("finetune.ckpt"),
-                             fingerprint, layer_seed(cfg["seed"], cfg["layer"]) + 500,
+    more, extra = run_epochs(step, sampler, schedule, device, scratch, "finetune", None,
+                             layer_seed(cfg["seed"], cfg["layer"]) + 500,
                              f"layer {cfg['layer']} fine-tune", on_step, where)
     net.eval()
     logits = predict(net, inputs.chunks("test"), device)

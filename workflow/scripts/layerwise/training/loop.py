@@ -1,67 +1,111 @@
-"""The SGD loop shared by layer-wise and end-to-end training, with checkpoint/resume.
+"""The one training loop of the pipeline: every gradient-trained model goes through :func:`fit`.
 
-A step takes one *global* batch (a padded row of the mini-batch file), cuts the
-rank's share with ``layerwise.distributed.rank_share``, and scales the summed
-loss with ``loss_scale`` so any number of ranks computes the gradient of the
-same global-batch mean. Learning rate: ``lr`` decayed by ``lr_decay`` every
-``lr_step`` epochs (paper 003: 0.1, x0.2 every 15 epochs on CIFAR-10), after
-an optional linear warm-up over the first ``warmup_epochs`` (per step). The
-rate is a function of (epoch, step) alone, so a resumed run needs no
-scheduler state.
+As torchvision's references/classification keeps one train_one_epoch/evaluate,
+layer-wise and end-to-end training (schedule.py), the residual autoencoder and
+the augmented networks (autoencoder/), the clustering blocks, heads, CNNs and
+the probes (clustering/training.py) and the parsimonious CNNs
+(parsimonious/experiment.py) share this loop. What differs comes in as hooks of
+a :class:`Task`: an epoch's batches, a batch's loss (cross-entropy, reconstruction
+terms, regulariser), the rate of a step, the evaluation, early stopping, a step
+budget.
 
-A non-finite loss or gradient stops the job with :class:`TrainingDiverged`
-(an InputError: one ``error:`` line naming the run, layer, epoch, step, rate
-and the config key to change) before anything is written.
+Resume: model, optimiser, scheduler, CPU and CUDA random states, position,
+history, running sums and the early-stopping best go atomically to a scratch
+checkpoint (checkpoint.py) after every epoch, every evaluation and every
+``checkpoint_every`` steps. A rerun with the same fingerprint continues there;
+batch orders are functions of (seed, epoch), so it ends bit for bit where an
+uninterrupted run ends.
+
+A non-finite loss or gradient stops the job with :class:`TrainingDiverged` (an
+InputError: one ``error:`` line naming the run, epoch, step, rate and what to
+change) before anything is written.
 """
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 
 import torch
 from torch import nn
 from tqdm import tqdm
 
-from layerwise import distributed
 from layerwise.errors import InputError
 from layerwise.training import checkpoint
-from layerwise.training.sampler import real_items
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Schedule:
-    epochs: int
-    lr: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    lr_decay: float = 0.2
-    lr_step: int = 15
-    warmup_epochs: float = 0.0
-    checkpoint_every: int = 200  # steps between scratch checkpoints (plus every epoch end)
-
-    @classmethod
-    def from_config(cls, cfg, epochs=None):
-        keys = cls.__dataclass_fields__
-        values = {k: v for k, v in cfg.items() if k in keys}
-        if epochs is not None:
-            values["epochs"] = epochs
-        return cls(**values)
-
-    def lr_at(self, epoch, step, steps_per_epoch):
-        """Rate of 0-based step ``step`` of 0-based ``epoch``: warm-up, then step decay."""
-        lr = self.lr * self.lr_decay ** (epoch // self.lr_step)
-        warm = self.warmup_epochs * steps_per_epoch
-        done = epoch * steps_per_epoch + step + 1
-        return lr * min(1.0, done / warm) if warm > 0 else lr
 
 
 class TrainingDiverged(InputError):
     """A non-finite loss or gradient: the run's settings cannot train this model."""
 
 
-def check_finite(loss, params, where):
+@dataclass
+class At:
+    """Where the loop is: 0-based epoch, batches done in it, optimiser steps done in all."""
+
+    epoch: int
+    index: int
+    step: int
+
+
+@dataclass
+class EarlyStop:
+    """Keep the weights of the best evaluation; stop after ``patience`` evaluations without a gain."""
+
+    key: str  # the metric of Task.evaluate to watch
+    mode: str = "min"  # "min" or "max"; only a strict gain counts
+    patience: int = 0  # 0: never stop early (the best weights are still restored)
+    baseline: float = None  # the untrained model's value: it is a candidate too (its weights kept)
+
+
+@dataclass
+class Task:
+    model: nn.Module  # saved and restored; the optimiser holds its trainable part
+    optimizer: torch.optim.Optimizer
+    batches: Callable  # batches(epoch, start) -> the epoch's batches from number ``start`` on
+    step: Callable  # step(batch, At) -> (loss tensor, {stat: sum over the batch}, count)
+    epochs: int = None  # None: until max_steps
+    max_steps: int = 0  # 0: no step budget
+    evaluate: Callable = None  # evaluate(At, last loss) -> {metric: float}
+    eval_every: int = 0  # 0: after every epoch; n: every n steps and at the step budget
+    early_stop: EarlyStop = None
+    scheduler: object = None  # stepped after every epoch
+    lr_at: Callable = None  # lr_at(epoch, index) -> the rate of a step, set on every group
+    train_mode: Callable = None  # puts the model in training mode (default model.train())
+    checkpoint_every: int = 0  # steps between mid-epoch checkpoints; 0: none
+    seed: int = None  # torch.manual_seed on a fresh start (dropout, in-model randomness)
+    desc: str = "train"  # names the run in logs and errors
+    hint: str = "lower the learning rate"  # the fix a divergence error suggests
+    on_step: Callable = None  # on_step(epoch, index) after every step (progress, tests that kill)
+
+
+@dataclass
+class Result:
+    history: dict  # per-epoch means of the step stats, per-evaluation metrics
+    seconds: float  # training time (evaluations and checkpoints excluded)
+    epochs: int  # epochs completed
+    steps: int
+    best: int = None  # index of the kept evaluation; None: the last weights (or the baseline)
+    best_value: float = None
+
+
+@dataclass
+class _State:
+    at: At = field(default_factory=lambda: At(0, 0, 0))
+    seconds: float = 0.0
+    history: dict = field(default_factory=dict)
+    sums: dict = field(default_factory=dict)
+    count: int = 0
+    evals: int = 0
+    best: int = None
+    best_value: float = None
+    best_state: dict = None
+    stale: int = 0
+    last_loss: float = float("nan")
+
+
+def check_finite(loss, params, desc, at, lr, hint):
     """Raise TrainingDiverged unless the loss and every gradient are finite."""
     what = None
     if not torch.isfinite(loss):
@@ -72,109 +116,141 @@ def check_finite(loss, params, where):
             what = "gradient"
     if what is not None:
         raise TrainingDiverged(
-            f"run {where['run']} {where['part']}: non-finite {what} at epoch {where['epoch']}, "
-            f"step {where['step']}, lr {where['lr']:.4g}; no weights, eval or table row written. "
-            f"Lower {where['key']}.lr, set its warmup_epochs, or add batchnorm to the preset"
+            f"{desc}: non-finite {what} at epoch {at.epoch + 1}, step {at.index + 1}, lr {lr:.4g}; "
+            f"no weights, eval or table row written. {hint}"
         )
 
 
-@dataclass
-class Step:
-    """What a loop needs from its caller: the trainable module and how to feed it."""
-
-    module: nn.Module  # the parameters to train (the rest is frozen)
-    forward: object  # forward(idx, epoch, step) -> logits for training indices idx
-    labels: torch.Tensor  # training labels, indexed by training index
-    evaluate: object = None  # evaluate() -> (top1, top5) on the test split, per epoch
-
-
-def run_epochs(step, sampler, schedule, device, ckpt_path, fingerprint, seed, desc, on_step=None,
-               where=None):
-    """Train ``step.module``; returns per-epoch metrics and the training seconds.
-
-    Resumes from ``ckpt_path`` when it holds a checkpoint with the same
-    ``fingerprint``. ``on_step(epoch, step)`` runs after every optimiser step
-    (progress hooks, and tests that interrupt a run). ``where`` names the run
-    and the config key of its schedule in the divergence error.
-    """
-    where = {"run": "?", "key": "layerwise schedule", **(where or {}), "part": desc}
-    rank, world = distributed_rank()
-    model = distributed.wrap_model(step.module, device)
-    params = [p for p in step.module.parameters() if p.requires_grad]
-    opt = torch.optim.SGD(
-        params, lr=schedule.lr, momentum=schedule.momentum, weight_decay=schedule.weight_decay
-    )
-    state = checkpoint.load(ckpt_path, fingerprint)
-    metrics = {"train_loss": [], "train_top1": [], "test_top1": [], "test_top5": []}
-    epoch, start, seconds, sums = 0, 0, 0.0, [0.0, 0, 0]
-    if state is not None:
-        step.module.load_state_dict(state["module"])
-        opt.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["rng"])
-        if state.get("cuda_rng") is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["cuda_rng"])
-        epoch, start, seconds = state["epoch"], state["start"], state["seconds"]
-        metrics, sums = state["metrics"], state["sums"]
-        log.info("resuming %s from epoch %d, batch %d", desc, epoch, start)
+def fit(task, scratch=None, name="train", params=None, is_main=True):
+    """Train ``task.model``; resumes from ``scratch`` (a checkpoint.Scratch or None) when it holds
+    checkpoint ``name`` of the same fingerprint (``params``: this part's settings). Returns a Result."""
+    path = None if scratch is None else scratch.path(name)
+    key = None if scratch is None else scratch.key(name, params)
+    s = _State()
+    saved = checkpoint.load(path, key) if path is not None else None
+    if saved is not None and not _within_budget(task, At(*saved["at"])):
+        saved = None  # written by a longer run of the same job: start over
+    if saved is not None:
+        _restore(task, s, saved)
+        log.info("%s: resuming %s at epoch %d, batch %d", task.desc, path, s.at.epoch + 1, s.at.index)
     else:
-        torch.manual_seed(seed)  # dropout and other in-model randomness
-    criterion = nn.CrossEntropyLoss(reduction="sum")
+        if task.seed is not None:
+            torch.manual_seed(task.seed)
+        if task.early_stop is not None and task.early_stop.baseline is not None:
+            s.best_value, s.best_state = task.early_stop.baseline, _clone(task.model)
 
-    def save(epoch, start):
-        if distributed.is_main(rank):
-            checkpoint.save(ckpt_path, {
-                "fingerprint": fingerprint, "module": step.module.state_dict(),
-                "optimizer": opt.state_dict(), "rng": torch.get_rng_state(),
-                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-                "epoch": epoch, "start": start,
-                "seconds": seconds, "metrics": metrics, "sums": sums,
-            })
+    def save():
+        if path is not None and is_main:
+            checkpoint.save(path, _snapshot(task, s, key))
 
-    steps_per_epoch = len(sampler.batches)
-    while epoch < schedule.epochs:
-        sampler.set_epoch(epoch, start)
-        step.module.train()
-        tick = time.perf_counter()
-        bar = tqdm(sampler, desc=f"{desc} epoch {epoch + 1}/{schedule.epochs}",
-                   disable=not distributed.is_main(rank), leave=False, mininterval=5)
-        for i, row in enumerate(bar, start=start):
-            share = distributed.rank_share(row, rank, world, key="batches.batch_size")
-            y = step.labels[torch.as_tensor(share)].to(device)
-            logits = model(step.forward(share, epoch, i))
-            loss = criterion(logits, y) * distributed.loss_scale(row, world)
-            lr = schedule.lr_at(epoch, i, steps_per_epoch)
-            for group in opt.param_groups:
-                group["lr"] = lr
-            opt.zero_grad(set_to_none=True)
+    params_ = [p for g in task.optimizer.param_groups for p in g["params"]]
+    while not _done(task, s):
+        (task.train_mode or task.model.train)()
+        tick, stopped = time.perf_counter(), False
+        total = f"/{task.epochs}" if task.epochs is not None else ""
+        bar = tqdm(task.batches(s.at.epoch, s.at.index), desc=f"{task.desc} epoch {s.at.epoch + 1}{total}",
+                   disable=not is_main, leave=False, mininterval=5)
+        for batch in bar:
+            at = At(s.at.epoch, s.at.index, s.at.step)
+            lr = task.optimizer.param_groups[0]["lr"]
+            if task.lr_at is not None:
+                lr = task.lr_at(at.epoch, at.index)
+                for group in task.optimizer.param_groups:
+                    group["lr"] = lr
+            loss, stats, count = task.step(batch, at)
+            task.optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            check_finite(loss, params, {**where, "epoch": epoch + 1, "step": i + 1, "lr": lr})
-            opt.step()
-            with torch.no_grad():
-                sums[0] += float(loss) * len(real_items(row)) / world  # the share's summed loss
-                sums[1] += int((logits.argmax(1) == y).sum())
-                sums[2] += len(share)
-            if on_step is not None:
-                on_step(epoch, i + 1)
-            if schedule.checkpoint_every and (i + 1) % schedule.checkpoint_every == 0:
-                seconds += time.perf_counter() - tick
+            check_finite(loss, params_, task.desc, at, lr, task.hint)
+            task.optimizer.step()
+            for k, v in stats.items():
+                s.sums[k] = s.sums.get(k, 0.0) + v
+            s.count += count
+            s.last_loss = float(loss.detach())
+            s.at = At(at.epoch, at.index + 1, at.step + 1)
+            if task.on_step is not None:
+                task.on_step(s.at.epoch, s.at.index)
+            due = task.eval_every and (s.at.step % task.eval_every == 0 or s.at.step == task.max_steps)
+            if due or (task.checkpoint_every and s.at.index % task.checkpoint_every == 0):
+                s.seconds += time.perf_counter() - tick
+                if due:
+                    _evaluate(task, s)
+                    (task.train_mode or task.model.train)()  # evaluate() left it in eval mode
+                save()
                 tick = time.perf_counter()
-                save(epoch, i + 1)
-        seconds += time.perf_counter() - tick
-        metrics["train_loss"].append(sums[0] / max(1, sums[2]))
-        metrics["train_top1"].append(sums[1] / max(1, sums[2]))
-        top1, top5 = step.evaluate() if step.evaluate else (float("nan"), float("nan"))
-        metrics["test_top1"].append(top1)
-        metrics["test_top5"].append(top5)
-        log.info("%s epoch %d: loss %.4f train top1 %.4f test top1 %.4f", desc, epoch + 1,
-                 metrics["train_loss"][-1], metrics["train_top1"][-1], top1)
-        epoch, start, sums = epoch + 1, 0, [0.0, 0, 0]
-        save(epoch, 0)
-    return metrics, seconds
+            if _done(task, s):
+                stopped = True  # step budget or early stop inside the epoch
+                break
+        if stopped:
+            break
+        s.seconds += time.perf_counter() - tick
+        for k, v in s.sums.items():
+            s.history.setdefault(k, []).append(v / max(1, s.count))
+        means = {k: s.history[k][-1] for k in s.sums}
+        s.at, s.sums, s.count = At(s.at.epoch + 1, 0, s.at.step), {}, 0
+        if task.scheduler is not None:
+            task.scheduler.step()
+        metrics = _evaluate(task, s) if not task.eval_every and task.evaluate is not None else {}
+        log.info("%s epoch %d: %s", task.desc, s.at.epoch, _fmt({**means, **metrics}))
+        save()
+    if s.best_state is not None:
+        task.model.load_state_dict(s.best_state)
+    return Result(s.history, s.seconds, s.at.epoch, s.at.step, s.best, s.best_value)
 
 
-def distributed_rank():
-    """(rank, world size) of this process (1 process without torchrun)."""
-    dist = torch.distributed
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
+def _done(task, s):
+    es = task.early_stop
+    return ((task.epochs is not None and s.at.epoch >= task.epochs)
+            or (task.max_steps and s.at.step >= task.max_steps)
+            or bool(es is not None and es.patience and s.stale >= es.patience))
+
+
+def _within_budget(task, at):
+    return (task.epochs is None or at.epoch <= task.epochs) and (not task.max_steps or at.step <= task.max_steps)
+
+
+def _evaluate(task, s):
+    metrics = task.evaluate(s.at, s.last_loss)
+    for k, v in metrics.items():
+        s.history.setdefault(k, []).append(v)
+    es = task.early_stop
+    if es is not None:
+        value = metrics[es.key]
+        if s.best_value is None or (value < s.best_value if es.mode == "min" else value > s.best_value):
+            s.best, s.best_value, s.best_state, s.stale = s.evals, value, _clone(task.model), 0
+        else:
+            s.stale += 1
+    s.evals += 1
+    if task.eval_every:
+        log.info("%s step %d: %s", task.desc, s.at.step, _fmt(metrics))
+    return metrics
+
+
+def _clone(model):
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _snapshot(task, s, key):
+    return {
+        "fingerprint": key, "model": task.model.state_dict(), "optimizer": task.optimizer.state_dict(),
+        "scheduler": None if task.scheduler is None else task.scheduler.state_dict(),
+        "rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+        "at": (s.at.epoch, s.at.index, s.at.step), "state": {k: v for k, v in vars(s).items() if k != "at"},
+    }
+
+
+def _restore(task, s, saved):
+    task.model.load_state_dict(saved["model"])
+    task.optimizer.load_state_dict(saved["optimizer"])
+    if task.scheduler is not None:
+        task.scheduler.load_state_dict(saved["scheduler"])
+    torch.set_rng_state(saved["rng"])
+    if saved.get("cuda_rng") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(saved["cuda_rng"])
+    s.at = At(*saved["at"])
+    for k, v in saved["state"].items():
+        setattr(s, k, v)
+
+
+def _fmt(stats):
+    return " ".join(f"{k}={v:.4g}" for k, v in stats.items())
