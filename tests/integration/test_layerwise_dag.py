@@ -73,4 +73,4 @@ def test_tiny_table_is_built_end_to_end(workflow_dir):
     assert (workflow_dir / "results/tiny/train/simcnn-k2.shuffle-s0.seed0/layer2/eval.h5").exists()
     assert table["top1"].between(0, 100).all() and table["paper_top1"].isna().all()
     assert (workflow_dir / "results/tiny/figures/layerwise_table3_accuracy.png").stat().st_size > 1000
-    assert not list((workflow_dir / "results/tiny/train").rglob("resume.ckpt"))
+    assert not list((workflow_dir / "results/tiny/train").rglob("*.scratch"))

@@ -16,6 +16,7 @@ from layerwise.data import synthetic
 from layerwise.data.store import write_arrays
 from layerwise.errors import InputError
 from layerwise.models.residual_ae import ResidualAutoencoder
+from layerwise.training.checkpoint import Scratch
 
 ROOT = Path(__file__).resolve().parents[2]
 CFG = {
@@ -55,20 +56,20 @@ def test_features_are_aligned_with_rows_whatever_the_visiting_order():
 
 def test_same_seed_same_model_and_features_bit_for_bit(tmp_path):
     images = tiny_images()
-    a, ha = train_residual(images, CFG, tmp_path / "a", "cpu")
-    b, hb = train_residual(images, CFG, tmp_path / "b", "cpu")
+    a, ha = train_residual(images, CFG, Scratch(tmp_path / "a"), "cpu")
+    b, hb = train_residual(images, CFG, Scratch(tmp_path / "b"), "cpu")
     assert ha == hb
     assert np.array_equal(extract(a, images), extract(b, images))
-    c, _ = train_residual(images, {**CFG, "seed": 4}, tmp_path / "c", "cpu")
+    c, _ = train_residual(images, {**CFG, "seed": 4}, Scratch(tmp_path / "c"), "cpu")
     assert not np.array_equal(extract(a, images), extract(c, images))
 
 
 def test_an_interrupted_run_resumes_to_the_same_model(tmp_path):
     images = tiny_images()
-    full, hist = train_residual(images, CFG, tmp_path / "full", "cpu")
+    full, hist = train_residual(images, CFG, Scratch(tmp_path / "full"), "cpu")
     # "killed" after one epoch: the scratch checkpoint of epoch 1 is all that is left
-    train_residual(images, {**CFG, "epochs": 1}, tmp_path / "cut", "cpu")
-    resumed, hist2 = train_residual(images, CFG, tmp_path / "cut", "cpu")
+    train_residual(images, {**CFG, "epochs": 1}, Scratch(tmp_path / "cut"), "cpu")
+    resumed, hist2 = train_residual(images, CFG, Scratch(tmp_path / "cut"), "cpu")
     assert hist == hist2
     for key, value in full.state_dict().items():
         assert torch.equal(value, resumed.state_dict()[key]), key
@@ -124,7 +125,7 @@ def test_cli_features_h5_rows_follow_the_training_split(tmp_path):
     cfg = '{"width": 0.125, "epochs": 1, "batch_size": 8, "optimizer": "adam", "lr": 0.001, "weight_decay": 0.0, "seed": 0}'
     r = run("train_autoencoder.py", "--data", str(data), "--out", str(out), "--params", cfg)
     assert r.returncode == 0, r.stderr
-    assert not (out.parent / ".scratch").exists()
+    assert not (out.parent / "model.pt.scratch").exists()  # the library removed its scratch folder
     feats_path = tmp_path / "ae" / "features.h5"
     r = run("extract_features.py", "--data", str(data), "--model", str(out), "--out", str(feats_path))
     assert r.returncode == 0, r.stderr

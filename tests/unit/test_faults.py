@@ -53,8 +53,8 @@ def test_corrupt_scratch_checkpoint_restarts_to_the_weights_of_a_clean_run(tmp_p
     ref = tmp_path / "ref/weights.pt"
     train_layer(cfg, data, batches, [], ref, tmp_path / "ref/eval.h5")
     # A job killed mid-run left a checkpoint that is now half a file.
-    ckpt = tmp_path / "run/resume.ckpt"
-    ckpt.parent.mkdir()
+    ckpt = tmp_path / "run/weights.pt.scratch/train.ckpt"
+    ckpt.parent.mkdir(parents=True)
     torch.save({"fingerprint": "x", "module": {"w": torch.zeros(5000)}}, ckpt)
     _truncate(ckpt)
     steps = []

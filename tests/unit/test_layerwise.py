@@ -144,7 +144,7 @@ def test_same_config_same_weights_bit_for_bit(tmp_path, on_cpu):
     sa, sb = (torch.load(p[0], weights_only=False) for p in (a, b))
     assert all(torch.equal(sa["block"][k], sb["block"][k]) for k in sa["block"])
     assert all(torch.equal(sa["head"][k], sb["head"][k]) for k in sa["head"])
-    assert not (tmp_path / "a/layer1/resume.ckpt").exists()  # scratch removed after success
+    assert not (tmp_path / "a/layer1/weights.pt.scratch").exists()  # scratch removed after success
 
 
 def test_e2e_writes_the_same_layout_and_augmentation_runs(tmp_path):

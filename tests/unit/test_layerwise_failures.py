@@ -16,7 +16,8 @@ from layerwise.h5io import atomic_h5
 from layerwise.training.e2e import train_e2e
 from layerwise.training.evaluation import read_eval, write_eval
 from layerwise.training.greedy import train_layer
-from layerwise.training.loop import Schedule, TrainingDiverged
+from layerwise.training.loop import TrainingDiverged
+from layerwise.training.schedule import Schedule
 from layerwise.training.tables import table_rows
 
 sys.path.insert(0, str(Path(__file__).parent))

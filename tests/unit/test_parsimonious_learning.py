@@ -16,6 +16,7 @@ from layerwise.clustering.dlc import Standardize
 from layerwise.clustering.metrics import nmi
 from layerwise.errors import InputError
 from layerwise.parsimonious import experiment
+from layerwise.training.loop import TrainingDiverged
 
 CFG = {
     "epochs": 8,
@@ -129,5 +130,5 @@ def test_early_stopping_keeps_the_best_validation_epoch(monkeypatch):
 def test_a_non_finite_loss_stops_the_run_with_one_error():
     xtr, ytr = bars(64, seed=0)
     model = experiment.build("baseline", CFG, 3, 16, CLASSES, seed=0)
-    with pytest.raises(FloatingPointError, match="non-finite loss"):
+    with pytest.raises(TrainingDiverged, match="non-finite loss"):
         experiment.train(model, Standardize.fit(xtr), xtr, ytr.numpy(), "baseline", {**CFG, "lr": 1e12}, 0, "cpu")

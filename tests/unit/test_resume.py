@@ -58,13 +58,13 @@ def test_layer_resumes_to_identical_weights(tmp_path, stop):
     w, e = tmp_path / "run/weights.pt", tmp_path / "run/eval.h5"
     with pytest.raises(Killed):
         train_layer(cfg, data, batches, [], w, e, on_step=interrupt_at(*stop))
-    assert (tmp_path / "run/resume.ckpt").exists() and not w.exists() and not e.exists()
+    assert (tmp_path / "run/weights.pt.scratch/train.ckpt").exists() and not w.exists() and not e.exists()
     steps = []
     train_layer(cfg, data, batches, [], w, e, on_step=lambda ep, st: steps.append((ep, st)))
     assert steps[0] != (0, 1)  # it resumed rather than started over
     a, b = torch.load(ref_w, weights_only=False), torch.load(w, weights_only=False)
     assert states_equal(a["block"], b["block"]) and states_equal(a["head"], b["head"])
-    assert not (tmp_path / "run/resume.ckpt").exists()
+    assert not (tmp_path / "run/weights.pt.scratch").exists()  # the library removed its scratch folder
 
 
 def test_e2e_with_dropout_and_augmentation_resumes_identically(tmp_path):
@@ -95,7 +95,7 @@ def test_sigkilled_cli_job_resumes_identically(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT / "workflow/scripts"), "CUDA_VISIBLE_DEVICES": ""}
     subprocess.run(cli(tmp_path / "ref"), check=True, env=env, capture_output=True)
     proc = subprocess.Popen(cli(tmp_path / "run"), env=env, stderr=subprocess.DEVNULL)
-    ckpt = tmp_path / "run/resume.ckpt"
+    ckpt = tmp_path / "run/weights.pt.scratch/train.ckpt"
     deadline = time.time() + 120
     while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.02)
@@ -120,7 +120,7 @@ def test_resume_starts_over_when_an_earlier_layer_or_the_batches_changed(tmp_pat
     w2, e2 = tmp_path / "run/layer2/weights.pt", tmp_path / "run/layer2/eval.h5"
     with pytest.raises(Killed):
         train_layer(config(2), data, batches, [l1 / "weights.pt"], w2, e2, on_step=interrupt_at(1, 2))
-    ckpt = torch.load(tmp_path / "run/layer2/resume.ckpt", weights_only=False)
+    ckpt = torch.load(tmp_path / "run/layer2/weights.pt.scratch/train.ckpt", weights_only=False)
     assert "cuda_rng" in ckpt and (ckpt["cuda_rng"] is None) == (not torch.cuda.is_available())
 
     def first_step(prev, batch_file):
