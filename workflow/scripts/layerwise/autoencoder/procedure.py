@@ -82,7 +82,8 @@ def train_augmented(name, cfg, train, test, num_classes, scratch, device, init=N
 
     ``train``/``test``/``val`` are (uint8 images (n, C, H, W), int64 labels); the
     history has per-phase, per-epoch training losses, validation and test errors.
-    ``val`` None: no early stopping, the last epoch is kept.
+    ``val`` None: no early stopping, the last epoch is kept. ``scratch``: the job's
+    checkpoint.Scratch (one checkpoint per phase; None: none).
     """
     init_name, switches, mode, phases = plan(name)
     train_x, train_y = train

@@ -23,6 +23,7 @@ def train_residual(images, cfg, scratch, device, source="data.h5"):
     """Train on uint8 images (n, C, H, W); returns (model on CPU, history with recon_loss per epoch).
 
     ``cfg`` keys: width, epochs, batch_size, optimizer, lr, weight_decay, seed.
+    ``scratch``: the job's checkpoint.Scratch (None: no checkpoints).
     """
     return _train(images.shape, lambda order: (images[idx] for idx in order), cfg, scratch, device, source)
 

@@ -117,7 +117,9 @@ def _head(ftr, ytr, fval, yval, fte, yte, s, budget, device, scratch):
 
 
 def run_variant(data_path, method, head, seed, cfg, device, scratch=None):
-    """Train and evaluate one run; returns ``(state_dict, results dict, resolved settings)``."""
+    """Train and evaluate one run; returns ``(state_dict, results dict, resolved settings)``.
+
+    ``scratch``: the job's checkpoint.Scratch, one checkpoint per trained piece (None: none)."""
     s = settings(cfg, method, head, seed)
     xtr, ytr = load_split(data_path, "train")
     xte, yte = load_split(data_path, "test")
