@@ -2,7 +2,6 @@
 
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from layerwise.autoencoder import inputs
 from layerwise.data.datasets import ManifestDataset

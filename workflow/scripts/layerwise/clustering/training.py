@@ -66,7 +66,8 @@ def train_classifier(model, inputs, labels, epochs, lr, batch_size, seed, device
         loss = F.cross_entropy(model(inputs[idx].to(device)), labels[idx].to(device))
         return loss, {"loss": float(loss.detach()) * len(idx)}, len(idx)
 
-    task = Task(model, torch.optim.Adam(params, lr=lr), batches, step, epochs=epochs, desc=desc)
+    task = Task(model, torch.optim.Adam(params, lr=lr), batches, step, epochs=epochs, desc=desc,
+                hint="Lower probes.lr")  # the probes are its one caller
     fit(task, scratch, desc.replace(" ", "-"), {"epochs": epochs, "lr": lr, "batch_size": batch_size, "seed": seed})
     model.eval()
     return model
