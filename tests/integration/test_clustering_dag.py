@@ -41,6 +41,7 @@ def test_clustering_table_is_built_from_every_run(workflow_dir):
     # Learnable data (uniform last level): every row above chance, so no note.
     assert (table["svm_test_mean"] >= 0.25 + 0.2).all(), table.to_string()
     assert table["note"].isna().all()
+    assert not list((workflow_dir / "results/tiny/clustering").glob("*scratch"))  # removed after success
     # Each run logs the settings it used: JL its own bias, dlc its own, the run's seed.
     with h5py.File(workflow_dir / "results/tiny/clustering/jl-linear-s1.h5") as f:
         params = json.loads(f.attrs["params"])
