@@ -190,3 +190,19 @@ def test_steps_after_a_mid_epoch_evaluation_train_in_training_mode():
     steps = [training for n, training in seen if n != 40]  # the 40 validation rows go in one batch
     assert len(steps) == 20 and all(steps)
     assert [training for n, training in seen if n == 40] == [False] * 8  # baseline + 7 evaluations
+
+
+def test_augmented_cli_removes_its_scratch_folder(tmp_path):
+    x, y = bars(40, side=32, seed=3)
+    data = tmp_path / "data.h5"
+    write_arrays(data, x.permute(0, 2, 3, 1).numpy(), y.numpy(), [str(c) for c in range(CLASSES)],
+                 {"train": np.arange(32), "test": np.arange(32, 40)}, params={}, seed=0)
+    out = tmp_path / "classifier" / "model.pt"
+    cmd = [sys.executable, "workflow/scripts/train_augmented.py", "--data", str(data), "--name", "classifier",
+           "--out", str(out), "--eval", str(out.with_name("eval.h5")),
+           "--params", json.dumps({**AUG, "val_fraction": 0.25, "patience": 1})]
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
+                       env={"PYTHONPATH": str(ROOT / "workflow/scripts"), "CUDA_VISIBLE_DEVICES": "",
+                            "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in out.parent.iterdir()) == ["eval.h5", "model.pt"]
