@@ -158,7 +158,7 @@ def test_a_non_finite_loss_stops_every_trainer_with_one_error(name):
     assert "\n" not in str(err.value)
 
 
-def test_parsimonious_cli_removes_its_scratch_folder_and_still_accepts_the_old_flag(tmp_path):
+def test_parsimonious_cli_removes_its_scratch_folder(tmp_path):
     x, y = bars(40, seed=3)
     data = tmp_path / "data.h5"
     write_arrays(data, x.permute(0, 2, 3, 1).numpy(), y.numpy(), [str(c) for c in range(CLASSES)],
@@ -166,13 +166,12 @@ def test_parsimonious_cli_removes_its_scratch_folder_and_still_accepts_the_old_f
     out = tmp_path / "runs" / "baseline-s0.h5"
     cfg = {**PARS, "epochs": 1, "preset": "custom", "val_fraction": 0.25, "split_seed": 0, "nmi_seed": 0}
     cmd = [sys.executable, "workflow/scripts/train_parsimonious.py", "--data", str(data), "--kind", "bars",
-           "--method", "baseline", "--seed", "0", "--params", json.dumps(cfg), "--output", str(out),
-           "--scratch", str(tmp_path / "old-style")]
+           "--method", "baseline", "--seed", "0", "--params", json.dumps(cfg), "--output", str(out)]
     r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
                        env={"PYTHONPATH": str(ROOT / "workflow/scripts"), "CUDA_VISIBLE_DEVICES": "",
                             "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
     assert r.returncode == 0, r.stderr
-    assert out.exists() and not Path(f"{out}.scratch").exists() and not (tmp_path / "old-style").exists()
+    assert out.exists() and not Path(f"{out}.scratch").exists()
 
 
 def test_steps_after_a_mid_epoch_evaluation_train_in_training_mode():

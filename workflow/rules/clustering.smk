@@ -26,7 +26,6 @@ rule cluster:
         gpu=1,
     params:
         cfg=lambda wc: as_json(config["clustering"]),
-        scratch="results/{dataset}/clustering/.scratch/{method}-{head}-s{cseed}",
     shell:
         # joined, not added: the linter reads a name plus a string with slashes as path composition
         " ".join(
@@ -35,7 +34,7 @@ rule cluster:
                 "python workflow/scripts/cluster.py --data {input.data}",
                 "--method {wildcards.method} --head {wildcards.head} --seed {wildcards.cseed}",
                 "--params {params.cfg:q}",
-                "--output {output.variant} --scratch {params.scratch} --threads {threads} > {log} 2>&1",
+                "--output {output.variant} --threads {threads} > {log} 2>&1",
             ]
         )
 

@@ -26,7 +26,6 @@ rule train_parsimonious:
     params:
         cfg=lambda wc: as_json(config["parsimonious"]),
         kind=lambda wc: dataset_config(wc.dataset)["kind"],
-        scratch="results/{dataset}/parsimonious/.scratch/{pmethod}-s{pseed}",
     shell:
         # joined, not added: the linter reads a name plus a string with slashes as path composition
         " ".join(
@@ -34,7 +33,7 @@ rule train_parsimonious:
                 LAUNCH,
                 "python workflow/scripts/train_parsimonious.py --data {input.data}",
                 "--kind {params.kind} --method {wildcards.pmethod} --seed {wildcards.pseed}",
-                "--params {params.cfg:q} --output {output.run} --scratch {params.scratch}",
+                "--params {params.cfg:q} --output {output.run}",
                 "--threads {threads} > {log} 2>&1",
             ]
         )

@@ -20,8 +20,6 @@ def get_args_parser():
     parser.add_argument("--seed", required=True, type=int, help="one of clustering.seeds")
     parser.add_argument("--params", required=True, help="the config section `clustering` as JSON")
     parser.add_argument("--output", required=True, help="variant HDF5 to write")
-    # ignored: checkpoints live in <output>.scratch/ (training/checkpoint.py); kept so older rules run
-    parser.add_argument("--scratch", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, default=1)
     return parser
 

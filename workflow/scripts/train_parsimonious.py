@@ -21,8 +21,6 @@ def get_args_parser():
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--params", required=True, help="the config section `parsimonious` as JSON")
     parser.add_argument("--output", required=True)
-    # ignored: checkpoints live in <output>.scratch/ (training/checkpoint.py); kept so older rules run
-    parser.add_argument("--scratch", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, default=1)
     return parser
 
