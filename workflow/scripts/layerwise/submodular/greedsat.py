@@ -23,7 +23,7 @@ import numpy as np
 
 from layerwise.submodular.certificate import certificate
 from layerwise.submodular.facility import commit, gain
-from layerwise.submodular.minblock import MAX_GROUPS, _best, _block, _queues, _reset, _start, _state, singleton_order
+from layerwise.submodular.minblock import MAX_GROUPS, _best, _block, _bound, _queues, _state, singleton_order
 from layerwise.submodular.queues import groups
 
 ALPHA = 0.5  # the paper's choice of alpha for a 1/2-approximate welfare greedy
@@ -35,16 +35,11 @@ def _saturate(indptr, indices, data, ncols, caps, sing, order, c):
     group_of, ngroups = groups(indptr, indices, ncols, max(1, n // MAX_GROUPS))
     m, total, cov, values, sizes, block_of, seq = _state(n, ncols, caps)
     qs = _queues(m, order, sing, group_of, ngroups, True)
-    goff, gorder, lpack, leaves, heap, hs, lp, tree, bestu, bestg = qs
     pend_u = np.empty(n, np.int64)
     pend_g = np.empty(n, np.float64)
     evals = 0
     qsum = 0
-    for b in range(m):
-        e, d = _start(b, qs, block_of, indptr, indices, data, cov[b], pend_u, pend_g)
-        evals += e
-        qsum += d
-    peak = qsum
+    peak = 0
     for step in range(total):
         j = -1
         jt = 0.0
@@ -54,7 +49,7 @@ def _saturate(indptr, indices, data, ncols, caps, sing, order, c):
         for b in range(m):  # phase 1: largest truncated gain among open, unsaturated blocks
             if sizes[b] >= caps[b] or values[b] >= c:
                 continue
-            q = _block(b, goff, gorder, lpack, leaves, heap, hs, lp, tree, bestu, bestg)
+            q = _block(b, qs)
             u, g, gu, e, d = _best(q, block_of, indptr, indices, data, cov[b], pend_u, pend_g)
             evals += e
             qsum += d
@@ -65,7 +60,7 @@ def _saturate(indptr, indices, data, ncols, caps, sing, order, c):
             for b in range(m):
                 if sizes[b] < caps[b] and (j < 0 or values[b] < values[j]):
                     j = b
-            q = _block(j, goff, gorder, lpack, leaves, heap, hs, lp, tree, bestu, bestg)
+            q = _block(j, qs)
             ju, jgroup, jg, e, d = _best(q, block_of, indptr, indices, data, cov[j], pend_u, pend_g)
             evals += e
             qsum += d
@@ -74,10 +69,8 @@ def _saturate(indptr, indices, data, ncols, caps, sing, order, c):
         values[j] += jg
         sizes[j] += 1
         seq[step] = ju
-        q = _block(j, goff, gorder, lpack, leaves, heap, hs, lp, tree, bestu, bestg)
-        e, d = _reset(jgroup, q, block_of, indptr, indices, data, cov[j], pend_u, pend_g)
-        evals += e
-        qsum += d
+        q = _block(j, qs)
+        _bound(jgroup, q)
         if qsum > peak:
             peak = qsum
     return block_of, seq, values, evals, peak

@@ -33,14 +33,18 @@ from layerwise.submodular.queues import (better, group_lists, group_top, groups,
                                          tree_build, tree_update)
 
 METHODS = ("lazy", "onthefly")
+# Split queues by group only when a block takes several items of a group: a group's
+# refresh then evaluates a run of its items with its heap and coverage in cache
+# (ImageNet-shape level 1: 33 per class per block, 2.0x less CPU); with ~1 per group
+# (flat CIFAR-100 shape) each take would refresh a new group, so one queue per block.
+TAKES_PER_GROUP = 4
 MAX_GROUPS = 4096  # groups of at least n / MAX_GROUPS items: bounds the m x groups arrays
 
 
 @numba.njit(cache=True, nogil=True)
 def _refresh(g, heap, base, hs, lp, lend, gorder, lpack, block_of, indptr, indices, data, cov, pend_u, pend_g):
-    """Lazy evaluation inside one group of one block (its rows of the queue arrays):
-    (item, exact gain, gain evaluations, change of heap entries); item -1 when the group is spent.
-
+    """Lazy evaluation inside one group of one block (its rows of the queue arrays): (the group's
+    best item, its exact gain, evaluations, change of heap entries); item -1: the group is spent.
     Candidates are popped best bound first and evaluated; the best fresh one wins once it
     beats the best bound left. Fresh losers wait in ``pend`` and go back into the heap
     (rounded-up float32 keys) only after the choice, so a rounded key never competes with
@@ -61,7 +65,8 @@ def _refresh(g, heap, base, hs, lp, lend, gorder, lpack, block_of, indptr, indic
         if e == 0:
             break
         u1 = item(e)
-        if bu >= 0 and better(bg, bu, key(e), u1):
+        k1 = key(e)
+        if bu >= 0 and better(bg, bu, k1, u1):
             break
         if hs[g] > 0 and heap[base] == e:
             hs[g] = heap_pop(heap, base, hs[g])
@@ -87,36 +92,44 @@ def _refresh(g, heap, base, hs, lp, lend, gorder, lpack, block_of, indptr, indic
 
 
 @numba.njit(cache=True, nogil=True)
-def _reset(g, q, block_of, indptr, indices, data, cov, pend_u, pend_g):
-    """Recompute block q[0]'s best item of group g and replay the tree; (evaluations, change of heap entries)."""
-    heap, hs, lp, tree, leaves, bestu, bestg, goff, gorder, lpack = q
-    u, gu, evals, dq = _refresh(g, heap, goff[g], hs, lp, goff[g + 1], gorder, lpack, block_of,
-                                indptr, indices, data, cov, pend_u, pend_g)
-    bestu[g] = u
-    bestg[g] = gu
-    tree_update(tree, leaves, g, bestu, bestg)
-    return evals, dq
+def _bound(g, q):
+    """Leaf g becomes the top bound of group g's queue (after the block took the group's best)."""
+    heap, hs, lp, tree, leaves, leafu, leafv, exact, goff, gorder, lpack = q
+    e = group_top(heap, goff[g], hs[g], lpack, lp[g], goff[g + 1])
+    leafu[g] = item(e) if e != 0 else -1
+    leafv[g] = key(e)
+    exact[g] = False
+    tree_update(tree, leaves, g, leafu, leafv)
 
 
 @numba.njit(cache=True, nogil=True)
 def _best(q, block_of, indptr, indices, data, cov, pend_u, pend_g):
     """Block's best remaining item: (item, group, exact gain, evaluations, change of heap entries).
 
-    Every group keeps its best item with its exact gain, valid until the block takes an item
-    of that group (the caller then calls _reset) or another block takes that item (found
-    here, when it reaches the root). The root is the exact argmax over the block's queue.
+    A group's leaf is either its top bound or, once the group reached the root and was
+    refreshed, its best item with the exact gain; an exact leaf stays valid until the
+    block takes an item of that group (the caller then calls _bound) or another block
+    takes that item. An exact leaf at the root precedes every bound, so it is the exact
+    argmax over the block's queue; a bound at the root is refreshed, like a stale key. (Refreshing
+    only while the group's bounds beat the runner-up's leaf evaluates as few items as one
+    heap per block does, but switching groups every few evaluations cost 2x more CPU.)
     """
-    tree, bestu, bestg = q[3], q[5], q[6]
+    heap, hs, lp, tree, leaves, leafu, leafv, exact, goff, gorder, lpack = q
     evals = 0
     dq = 0
     while True:
         g = tree[1]
-        u = bestu[g]
-        if u < 0 or block_of[u] < 0:
-            return u, g, bestg[g], evals, dq
-        e, d = _reset(g, q, block_of, indptr, indices, data, cov, pend_u, pend_g)
+        u = leafu[g]
+        if u < 0 or (exact[g] and block_of[u] < 0):
+            return u, g, leafv[g], evals, dq
+        u, gu, e, d = _refresh(g, heap, goff[g], hs, lp, goff[g + 1], gorder, lpack, block_of,
+                               indptr, indices, data, cov, pend_u, pend_g)
         evals += e
         dq += d
+        leafu[g] = u
+        leafv[g] = gu
+        exact[g] = True
+        tree_update(tree, leaves, g, leafu, leafv)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -136,9 +149,9 @@ def _state(n, ncols, caps):
 
 @numba.njit(cache=True, nogil=True)
 def _queues(m, order, sing, group_of, ngroups, onthefly):
-    """Every block's queues: a heap and a shared-list pointer per group, each group's best
-    item, and the winner tree over groups. Block j's heap for group g lives in
-    heap[j, goff[g]:goff[g+1]]; untouched pages cost no memory (on-the-fly)."""
+    """Every block's queues: a heap and a shared-list pointer per group, the groups' leaves
+    (top bound or exact best) and the winner tree over them. Block j's heap for group g
+    lives in heap[j, goff[g]:goff[g+1]]; untouched pages cost no memory (on-the-fly)."""
     n = len(order)
     goff, gorder, lpack = group_lists(order, group_of, ngroups, sing)
     leaves = 1
@@ -148,8 +161,9 @@ def _queues(m, order, sing, group_of, ngroups, onthefly):
     hs = np.zeros((m, ngroups), np.int64)
     lp = np.empty((m, ngroups), np.int64)
     tree = np.zeros((m, 2 * leaves), np.int64)
-    bestu = np.full((m, ngroups + 1), -1, np.int64)
-    bestg = np.zeros((m, ngroups + 1), np.float64)
+    leafu = np.full((m, ngroups + 1), -1, np.int64)  # column ngroups: the empty padding leaf
+    leafv = np.zeros((m, ngroups + 1), np.float64)
+    exact = np.zeros((m, ngroups + 1), np.bool_)
     for j in range(m):
         for g in range(ngroups):
             if onthefly:
@@ -158,47 +172,33 @@ def _queues(m, order, sing, group_of, ngroups, onthefly):
                 heap[j, goff[g]:goff[g + 1]] = lpack[goff[g]:goff[g + 1]]
                 hs[j, g] = goff[g + 1] - goff[g]
                 lp[j, g] = goff[g + 1]
-    return goff, gorder, lpack, leaves, heap, hs, lp, tree, bestu, bestg
+            if goff[g + 1] > goff[g]:
+                leafu[j, g] = item(lpack[goff[g]])
+                leafv[j, g] = key(lpack[goff[g]])
+        tree_build(tree[j], leaves, ngroups, leafu[j], leafv[j])
+    return goff, gorder, lpack, leaves, heap, hs, lp, tree, leafu, leafv, exact
 
 
 @numba.njit(cache=True, nogil=True)
-def _block(j, goff, gorder, lpack, leaves, heap, hs, lp, tree, bestu, bestg):
-    return heap[j], hs[j], lp[j], tree[j], leaves, bestu[j], bestg[j], goff, gorder, lpack
-
-
-@numba.njit(cache=True, nogil=True)
-def _start(j, qs, block_of, indptr, indices, data, cov, pend_u, pend_g):
-    """Every group's first best for block j, then its tree; returns (evaluations, change of heap entries)."""
-    goff, gorder, lpack, leaves, heap, hs, lp, tree, bestu, bestg = qs
-    q = _block(j, goff, gorder, lpack, leaves, heap, hs, lp, tree, bestu, bestg)
-    evals = 0
-    dq = 0
-    for g in range(len(goff) - 1):
-        u, gu, e, d = _refresh(g, heap[j], goff[g], hs[j], lp[j], goff[g + 1], gorder, lpack, block_of,
-                               indptr, indices, data, cov, pend_u, pend_g)
-        bestu[j, g] = u
-        bestg[j, g] = gu
-        evals += e
-        dq += d
-    tree_build(q[3], leaves, len(goff) - 1, q[5], q[6])
-    return evals, dq
+def _block(j, qs):
+    goff, gorder, lpack, leaves, heap, hs, lp, tree, leafu, leafv, exact = qs
+    return heap[j], hs[j], lp[j], tree[j], leaves, leafu[j], leafv[j], exact[j], goff, gorder, lpack
 
 
 @numba.njit(cache=True, nogil=True)
 def _partition(indptr, indices, data, ncols, caps, sing, order, onthefly):
     n = len(indptr) - 1
+    m = len(caps)
     group_of, ngroups = groups(indptr, indices, ncols, max(1, n // MAX_GROUPS))
+    if caps.sum() < TAKES_PER_GROUP * m * ngroups:  # few items of a group per block: one queue per block
+        group_of[:] = 0
+        ngroups = 1
     m, total, cov, values, sizes, block_of, seq = _state(n, ncols, caps)
     qs = _queues(m, order, sing, group_of, ngroups, onthefly)
-    goff, gorder, lpack, leaves, heap, hs, lp, tree, bestu, bestg = qs
     pend_u = np.empty(n, np.int64)
     pend_g = np.empty(n, np.float64)
-    qsum = hs.sum()
+    qsum = qs[5].sum()
     evals = 0
-    for j in range(m):
-        e, d = _start(j, qs, block_of, indptr, indices, data, cov[j], pend_u, pend_g)
-        evals += e
-        qsum += d
     trace = np.empty(total, np.int64)
     stop_step = -1
     stop_sizes = np.zeros(m, np.int64)
@@ -207,16 +207,16 @@ def _partition(indptr, indices, data, ncols, caps, sing, order, onthefly):
         for b in range(m):
             if sizes[b] < caps[b] and (j < 0 or values[b] < values[j]):
                 j = b
-        q = _block(j, goff, gorder, lpack, leaves, heap, hs, lp, tree, bestu, bestg)
+        q = _block(j, qs)
         u, g, gu, e, dq = _best(q, block_of, indptr, indices, data, cov[j], pend_u, pend_g)
         commit(u, indptr, indices, data, cov[j])
         block_of[u] = j
         values[j] += gu
         sizes[j] += 1
         seq[step] = u
-        e2, dq2 = _reset(g, q, block_of, indptr, indices, data, cov[j], pend_u, pend_g)
-        evals += e + e2
-        qsum += dq + dq2
+        _bound(g, q)
+        evals += e
+        qsum += dq
         trace[step] = qsum
         if stop_step < 0:  # Appendix C: first time a full block attains the minimum
             mn = values.min()

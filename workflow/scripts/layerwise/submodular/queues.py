@@ -94,19 +94,19 @@ def better(ka, ia, kb, ib):
 
 
 @numba.njit(cache=True, nogil=True)
-def _wins(a, b, bestu, bestg):
-    return bestu[a] >= 0 and (bestu[b] < 0 or better(bestg[a], bestu[a], bestg[b], bestu[b]))
+def _wins(a, b, leafu, leafv):
+    return leafu[a] >= 0 and (leafu[b] < 0 or better(leafv[a], leafu[a], leafv[b], leafu[b]))
 
 
 @numba.njit(cache=True, nogil=True)
-def tree_update(tree, leaves, g, bestu, bestg):
+def tree_update(tree, leaves, g, leafu, leafv):
     """Group g's best changed: replay its path of a winner tree over groups (tree[1] is the
     group whose best item precedes all others'; padding leaves point at an empty group)."""
     i = (leaves + g) >> 1
     while i >= 1:
         a = tree[2 * i]
         b = tree[2 * i + 1]
-        w = a if _wins(a, b, bestu, bestg) else b
+        w = a if _wins(a, b, leafu, leafv) else b
         if w == tree[i] and w != g:
             break  # same winner, and g is not on the path above: nothing changes higher up
         tree[i] = w
@@ -114,13 +114,13 @@ def tree_update(tree, leaves, g, bestu, bestg):
 
 
 @numba.njit(cache=True, nogil=True)
-def tree_build(tree, leaves, ngroups, bestu, bestg):
+def tree_build(tree, leaves, ngroups, leafu, leafv):
     for g in range(leaves):
-        tree[leaves + g] = g if g < ngroups else ngroups  # bestu[ngroups] = -1: an empty group
+        tree[leaves + g] = g if g < ngroups else ngroups  # leafu[ngroups] = -1: an empty group
     for i in range(leaves - 1, 0, -1):
         a = tree[2 * i]
         b = tree[2 * i + 1]
-        tree[i] = a if _wins(a, b, bestu, bestg) else b
+        tree[i] = a if _wins(a, b, leafu, leafv) else b
 
 
 @numba.njit(cache=True, nogil=True)
