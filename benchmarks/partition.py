@@ -114,7 +114,7 @@ def _old_minblock(commit, workdir):
     src = subprocess.run(["git", "show", f"{commit}:workflow/scripts/layerwise/submodular/minblock.py"],
                          capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], check=True).stdout
     path = Path(workdir) / f"minblock_{commit}.py"
-    path.write_text(src)
+    path.write_text(src.replace("cache=True", "cache=False"))  # a cache of a file-loaded module fails to reload
     spec = importlib.util.spec_from_file_location(f"minblock_{commit}", path)
     old = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(old)

@@ -32,7 +32,7 @@ ALPHA = 0.5  # the paper's choice of alpha for a 1/2-approximate welfare greedy
 @numba.njit(cache=True, nogil=True)
 def _saturate(indptr, indices, data, ncols, caps, sing, order, c):
     n = len(indptr) - 1
-    group_of, ngroups = groups(indptr, indices, ncols, max(1, n // MAX_GROUPS))
+    group_of, ngroups = groups(indptr, indices, data, ncols, max(1, n // MAX_GROUPS))
     m, total, cov, values, sizes, block_of, seq = _state(n, ncols, caps)
     qs = _queues(m, order, sing, group_of, ngroups, True)
     pend_u = np.empty(n, np.int64)

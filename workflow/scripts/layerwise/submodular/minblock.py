@@ -189,7 +189,7 @@ def _block(j, qs):
 def _partition(indptr, indices, data, ncols, caps, sing, order, onthefly):
     n = len(indptr) - 1
     m = len(caps)
-    group_of, ngroups = groups(indptr, indices, ncols, max(1, n // MAX_GROUPS))
+    group_of, ngroups = groups(indptr, indices, data, ncols, max(1, n // MAX_GROUPS))
     if caps.sum() < TAKES_PER_GROUP * m * ngroups:  # few items of a group per block: one queue per block
         group_of[:] = 0
         ngroups = 1

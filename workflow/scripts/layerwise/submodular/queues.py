@@ -140,15 +140,18 @@ def _find(parent, x):
 
 
 @numba.njit(cache=True, nogil=True)
-def groups(indptr, indices, ncols, min_size):
-    """Group id of every row: connected components of rows sharing a column (no gain of one
-    component depends on another's items), merged in order of first row until every group
+def groups(indptr, indices, data, ncols, min_size):
+    """Group id of every row: connected components of rows sharing a column through positive
+    weights (zero weights never enter a gain or raise a coverage, so no gain of one component
+    depends on another's items), merged in order of first row until every group
     but the last has ``min_size`` rows (bounds the count). Returns (group_of, number of groups)."""
     n = len(indptr) - 1
     parent = np.arange(n)
     owner = np.full(ncols, -1, np.int64)
     for u in range(n):
         for p in range(indptr[u], indptr[u + 1]):
+            if not data[p] > 0:
+                continue
             c = indices[p]
             if owner[c] < 0:
                 owner[c] = u
