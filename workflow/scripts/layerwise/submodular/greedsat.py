@@ -22,7 +22,7 @@ import numba
 import numpy as np
 
 from layerwise.submodular.certificate import certificate
-from layerwise.submodular.facility import commit, gain
+from layerwise.submodular.facility import commit
 from layerwise.submodular.minblock import MAX_GROUPS, _best, _block, _bound, _queues, _state, singleton_order
 from layerwise.submodular.queues import groups
 

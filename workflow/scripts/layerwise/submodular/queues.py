@@ -6,9 +6,8 @@ coverage of its own component, so it changes only when j takes an item of the
 same group. Block j's virtual queue is therefore kept as one heap per group
 (at most the group's size, ~10 KB for an ImageNet class, so it stays in cache)
 plus, for Algorithm 3, a pointer per group into the group's slice of the
-shared singleton list; a tournament tree over the groups' tops gives the
-block's best bound. The entries and the order they pop in are those of one
-big per-block heap; only the memory traffic is smaller.
+shared singleton list; a winner tree over the groups' leaves (top bound, or
+best item with its exact gain) gives the block's best (minblock._best).
 
 Entries are 8 bytes: the float32 bits of the key (an upper bound on a gain,
 rounded up so it stays one) in the high word and 0xFFFFFFFF - item in the low
