@@ -105,33 +105,46 @@ def phase_partition(shape, workdir, levels, method):
             "level_seconds": [s.seconds for s in res.levels], "sha": digest}
 
 
-def phase_same(shape, workdir):
-    """The level-1 call of the CIFAR-100-shape hierarchy with the code before issue 12 (16-byte
-    (float64, float64) heap entries, git 6022b79) and now: the same blocks, item for item."""
+ONE_HEAP = "9c443b7"  # one 8-byte heap per block, before the queues were split by group
+
+
+def _old_minblock(commit, workdir):
     import importlib.util
 
+    src = subprocess.run(["git", "show", f"{commit}:workflow/scripts/layerwise/submodular/minblock.py"],
+                         capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], check=True).stdout
+    path = Path(workdir) / f"minblock_{commit}.py"
+    path.write_text(src.replace("cache=True", "cache=False"))  # a cache of a file-loaded module fails to reload
+    spec = importlib.util.spec_from_file_location(f"minblock_{commit}", path)
+    old = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(old)
+    return old
+
+
+def phase_same(shape, workdir, commit="6022b79", classes=None):
+    """The level-1 call of the hierarchy with an older kernel (git ``commit``) and now: the same
+    blocks, item for item. 6022b79: 16-byte (float64, float64) heap entries, before issue 12;
+    ONE_HEAP: one heap per block. ``classes``: only the first classes (same level-1 shape: m=40)."""
     from layerwise.submodular import hierarchy
     from layerwise.submodular.minblock import min_block_greedy
 
-    old_src = subprocess.run(["git", "show", "6022b79:workflow/scripts/layerwise/submodular/minblock.py"],
-                             capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], check=True).stdout
-    path = Path(workdir) / "minblock_6022b79.py"
-    path.write_text(old_src)
-    spec = importlib.util.spec_from_file_location("minblock_6022b79", path)
-    old = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(old)
+    old = _old_minblock(commit, workdir)
     fl = _load(shape, workdir)
     leaf, bounds = hierarchy.level_layout(fl.n, LEVELS[shape], BATCHES[shape])
     caps = hierarchy.level_capacities(leaf, bounds[0])
+    if classes:  # the same m, so a block takes as many items per class as at full size
+        fl = fl.subproblem(np.arange(int(classes) * SHAPES[shape][1]))
+        caps = hierarchy.even_split(fl.n, len(caps))
     out = {}
     for name, fn in (("old", old.min_block_greedy), ("new", min_block_greedy)):
         fn(fl.subproblem(np.arange(2000)), [100] * 20, "onthefly")
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         out[name] = fn(fl, caps, "onthefly")
-        out[name + "_s"] = time.perf_counter() - start
+        out[name + "_s"], out[name + "_cpu"] = time.perf_counter() - start, time.process_time() - cpu
     same = all(np.array_equal(a, b) for a, b in zip(out["old"].blocks, out["new"].blocks))
-    return {"same": bool(same), "old_s": out["old_s"], "new_s": out["new_s"], "m": len(caps),
-            "evals_old": out["old"].evals, "evals_new": out["new"].evals}
+    return {"same": bool(same), "old_s": out["old_s"], "new_s": out["new_s"], "old_cpu": out["old_cpu"],
+            "new_cpu": out["new_cpu"], "m": len(caps), "n": fl.n, "evals_old": out["old"].evals,
+            "evals_new": out["new"].evals, "queue_old": out["old"].peak_queue, "queue_new": out["new"].peak_queue}
 
 
 def phase_slope(shape, workdir):
@@ -240,6 +253,13 @@ def phase_apricot(shape, workdir):
     return {"ours": t_ours, "cold": t_cold, "warm": t_warm, "f_ours": fl.value(ours), "f_apricot": fl.value(theirs)}
 
 
+def _print_one_heap(r):
+    print(f"level-1 call (m={r['m']}, |V|={r['n']}), one heap per block (git {ONE_HEAP}) vs heaps per (block, class): "
+          f"{r['old_s']:.2f} s vs {r['new_s']:.2f} s wall, {r['old_cpu']:.2f} vs {r['new_cpu']:.2f} CPU s "
+          f"(CPU ratio {r['old_cpu'] / r['new_cpu']:.2f}), evaluations {r['evals_old']} vs {r['evals_new']}, "
+          f"peak queue {r['queue_old']} vs {r['queue_new']}, same blocks item for item: {r['same']}")
+
+
 def run_phase(*args):
     out = subprocess.run([sys.executable, __file__, "--phase", *map(str, args)], capture_output=True, text=True)
     if out.returncode:
@@ -259,6 +279,8 @@ def main():
               "profile": phase_profile, "apricot": phase_apricot, "same": phase_same}[name]
         if name == "partition":
             rest = [json.loads(rest[0]), rest[1]]
+        if name == "same" and len(rest) > 1:
+            rest = [rest[0], int(rest[1])]
         cpu = time.process_time()
         result = fn(shape, workdir, *rest)
         result["cpu_total"] = time.process_time() - cpu  # includes loading inputs; contention-free
@@ -302,6 +324,9 @@ def main():
             print(f"level-1 call (m={same['m']}), code before issue 12 (16-byte heap entries) vs now (8-byte): "
                   f"{same['old_s']:.2f} s vs {same['new_s']:.2f} s (ratio {same['old_s'] / same['new_s']:.2f}), "
                   f"evaluations {same['evals_old']} vs {same['evals_new']}, same blocks item for item: {same['same']}")
+        # baseline in this command: the previous kernel (ImageNet shape: level 1 of 200 classes, m=40)
+        _print_one_heap(run_phase("same", shape, workdir, ONE_HEAP, SHAPES[shape][0] // 5 if shape == "imagenet" else 0))
+        if shape == "cifar100":
             flat = run_phase("partition", shape, workdir, "[]", "onthefly")
             print(f"flat (Algorithm 3, m={m_flat}):       {flat['seconds']:7.2f} s ({flat['cpu']:.0f} CPU s)  extra {flat['extra_mb']:6.0f} MB, peak RSS {flat['peak_mb']:6.0f} MB  "
                   f"peak queue {flat['peak_queue']:>9}   paper peak memory: {PAPER[shape]['flat_mem']}")

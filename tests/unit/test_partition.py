@@ -203,3 +203,68 @@ def test_greedsat_passes_against_a_naive_reference():
         res = greedsat(fl, caps)
         assert sorted(np.concatenate(res.blocks).tolist()) == list(range(len(w)))
         assert [len(b) for b in res.blocks] == caps.tolist()
+
+
+def _classes_instance(rng):
+    """Block-diagonal weights (items link only inside their class, as f_NN's graph) with enough
+    items per class that every block takes several of each: the per-(block, class) queues run."""
+    classes = int(rng.integers(3, 13))
+    m = int(rng.integers(1, 4))
+    per = rng.integers(4 * m, 4 * m + 12, classes)
+    n = int(per.sum())
+    labels = np.repeat(np.arange(classes), per)
+    rng.shuffle(labels)  # classes interleaved in item order
+    density = rng.choice([0.2, 0.5, 1.0])
+    w = (rng.random((n, n)) * (rng.random((n, n)) < density)).astype(np.float32)
+    if rng.random() < 0.3:  # coarse weights: exact ties across classes exercise the tie-breaking
+        w = np.round(w * 4) / 4
+    w[labels[:, None] != labels[None, :]] = 0
+    np.fill_diagonal(w, np.maximum(np.diag(w), np.float32(0.5)))  # every item covers itself
+    return w, labels, hierarchy.leaf_capacities(n, -(-n // m))
+
+
+def test_per_class_queues_equal_naive_on_many_classes():
+    """Heaps per (block, class) and the tree of class tops return the naive argmax at every step
+    (a stale class top, a wrong tree replay or a class split in two changes some partition)."""
+    from layerwise.submodular.minblock import TAKES_PER_GROUP
+    from layerwise.submodular.queues import groups
+
+    rng = np.random.default_rng(12)
+    grouped = 0
+    for _ in range(120):
+        w, labels, caps = _classes_instance(rng)
+        fl = FacilityLocation.from_dense(w)
+        group_of, ngroups = groups(fl.indptr, fl.indices, fl.data, fl.ncols, 1)
+        grouped += caps.sum() >= TAKES_PER_GROUP * len(caps) * ngroups
+        ref_blocks, ref_values = naive_partition(w, caps)
+        for method in ("lazy", "onthefly"):
+            res = min_block_greedy(fl, caps, method)
+            assert all(np.array_equal(a, b) for a, b in zip(ref_blocks, res.blocks)), method
+            assert np.array_equal(ref_values, res.values)
+    assert grouped >= 100  # the per-class path is the one under test
+
+
+def test_groups_are_the_graph_components():
+    """groups(): connected components of rows sharing a column (scipy's labelling up to renaming),
+    merged in order of first row only up to min_size."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from layerwise.submodular.queues import groups
+
+    rng = np.random.default_rng(3)
+    for _ in range(40):
+        n = int(rng.integers(1, 60))
+        w = (rng.random((n, n)) < rng.choice([0.01, 0.03, 0.1])).astype(np.float32)
+        fl = FacilityLocation.from_dense(w + np.eye(n, dtype=np.float32))  # explicit zeros link nothing
+        a = csr_matrix((fl.data.copy(), fl.indices.copy(), fl.indptr.copy()), shape=(n, fl.ncols))
+        a.eliminate_zeros()
+        _, comp = connected_components(a @ a.T, directed=False)
+        group_of, ngroups = groups(fl.indptr, fl.indices, fl.data, fl.ncols, 1)
+        assert ngroups == comp.max() + 1
+        pairs = set(zip(group_of.tolist(), comp.tolist()))
+        assert len(pairs) == ngroups  # a bijection between the two labellings
+        merged, nm = groups(fl.indptr, fl.indices, fl.data, fl.ncols, 10)
+        sizes = np.bincount(merged, minlength=nm)
+        assert (sizes[:-1] >= 10).all() and nm <= ngroups
+        assert all(len(set(merged[comp == c])) == 1 for c in range(ngroups))  # components stay whole

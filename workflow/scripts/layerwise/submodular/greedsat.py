@@ -10,9 +10,9 @@ Adaptation to mini-batches (the paper's version has no capacities): a block take
 items only up to its capacity, and once no open block has a positive truncated
 gain (all saturated) the remaining items are placed by Algorithm 1's rule (the
 least-valued open block takes its best item), so every item lands in a batch of
-the same capacities as robust-flat's. Each block keeps a lazy queue of upper bounds
-(Algorithm 3's shared singleton list plus its own heap) and a cached best item,
-which stays valid until the block grows or another block takes that item.
+the same capacities as robust-flat's. Each block keeps Algorithm 3's lazy queues split by
+group (minblock, queues): a best item per group, valid until the block takes an item of that group or
+another block takes that item, so looking at every open block each step is cheap.
 The search starts from c_max = the certificate (an upper bound on OPT).
 """
 
@@ -22,8 +22,9 @@ import numba
 import numpy as np
 
 from layerwise.submodular.certificate import certificate
-from layerwise.submodular.facility import commit, gain
-from layerwise.submodular.minblock import _best, _state, singleton_order
+from layerwise.submodular.facility import commit
+from layerwise.submodular.minblock import MAX_GROUPS, _best, _block, _bound, _queues, _state, singleton_order
+from layerwise.submodular.queues import groups
 
 ALPHA = 0.5  # the paper's choice of alpha for a 1/2-approximate welfare greedy
 
@@ -31,51 +32,47 @@ ALPHA = 0.5  # the paper's choice of alpha for a 1/2-approximate welfare greedy
 @numba.njit(cache=True, nogil=True)
 def _saturate(indptr, indices, data, ncols, caps, sing, order, c):
     n = len(indptr) - 1
-    m, total, cov, values, sizes, block_of, seq, heap, hs, ptr = _state(n, ncols, caps)
+    group_of, ngroups = groups(indptr, indices, data, ncols, max(1, n // MAX_GROUPS))
+    m, total, cov, values, sizes, block_of, seq = _state(n, ncols, caps)
+    qs = _queues(m, order, sing, group_of, ngroups, True)
     pend_u = np.empty(n, np.int64)
     pend_g = np.empty(n, np.float64)
-    best_u = np.full(m, -1, np.int64)
-    best_g = np.zeros(m, np.float64)
-    valid = np.zeros(m, np.bool_)
     evals = 0
+    qsum = 0
     peak = 0
     for step in range(total):
         j = -1
         jt = 0.0
+        ju = np.int64(-1)
+        jgroup = np.int64(-1)
+        jg = 0.0
         for b in range(m):  # phase 1: largest truncated gain among open, unsaturated blocks
             if sizes[b] >= caps[b] or values[b] >= c:
                 continue
-            if not valid[b]:
-                best_u[b], best_g[b], e, _ = _best(b, heap, hs, ptr, order, sing, block_of, True,
-                                                   indptr, indices, data, cov[b], pend_u, pend_g)
-                evals += e
-                valid[b] = True
-            t = min(best_g[b], c - values[b])
+            q = _block(b, qs)
+            u, g, gu, e, d = _best(q, block_of, indptr, indices, data, cov[b], pend_u, pend_g)
+            evals += e
+            qsum += d
+            t = min(gu, c - values[b])
             if t > jt:
-                j = b
-                jt = t
+                j, jt, ju, jgroup, jg = b, t, u, g, gu
         if j < 0:  # phase 2: every open block saturated -- Algorithm 1's rule
             for b in range(m):
                 if sizes[b] < caps[b] and (j < 0 or values[b] < values[j]):
                     j = b
-            if not valid[j]:
-                best_u[j], best_g[j], e, _ = _best(j, heap, hs, ptr, order, sing, block_of, True,
-                                                   indptr, indices, data, cov[j], pend_u, pend_g)
-                evals += e
-                valid[j] = True
-        u = best_u[j]
-        commit(u, indptr, indices, data, cov[j])
-        block_of[u] = j
-        values[j] += best_g[j]
+            q = _block(j, qs)
+            ju, jgroup, jg, e, d = _best(q, block_of, indptr, indices, data, cov[j], pend_u, pend_g)
+            evals += e
+            qsum += d
+        commit(ju, indptr, indices, data, cov[j])
+        block_of[ju] = j
+        values[j] += jg
         sizes[j] += 1
-        seq[step] = u
-        valid[j] = False
-        for b in range(m):
-            if valid[b] and best_u[b] == u:
-                valid[b] = False
-        q = hs.sum()
-        if q > peak:
-            peak = q
+        seq[step] = ju
+        q = _block(j, qs)
+        _bound(jgroup, q)
+        if qsum > peak:
+            peak = qsum
     return block_of, seq, values, evals, peak
 
 
