@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent / "slurm"
 VENV_BIN = Path(sys.executable).parent
 DATASET = "synthetic"
-RUN = "simcnn-k1.random-s0.seed0"
+RUN = "simcnn-k1.random-s0-s0"
 TARGETS = [
     f"results/{DATASET}/data.h5",
     f"results/{DATASET}/batches/random-s0.h5",
