@@ -1,6 +1,8 @@
-# Everything more than one stage uses: config lookups, JSON params, script paths, the launcher
-# prefix, wildcard constraints, the run plans, runtime defaults and the targets of rule all.
-# Included first; the other rule files read only what is defined here and their own names.
+# Everything the rule files share: config lookups, JSON params, script paths, the launcher
+# prefix, wildcard constraints, the run plans, runtime defaults and the targets of rule all,
+# then each stage's input and params functions (rule files hold rules only, as
+# `snakemake --lint` asks). Included first; no rule file reads another rule file's names, so
+# the stages include in any order (tests/integration/test_deploy.py).
 import json
 import shlex
 from pathlib import Path
