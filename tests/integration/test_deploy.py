@@ -55,8 +55,11 @@ def test_tiny_config_builds_every_target_and_the_report(tmp_path):
     run_snakemake(tmp_path, "--configfile", str(TEST_CONFIG), "--report", str(report))
     html = report.read_text(errors="replace")
     assert report.stat().st_size > 100_000
-    # every report category and a caption from workflow/report/ made it in
-    for category in ("Data", "Partitioning", "Layer-wise training", "Autoencoder", "Clustering", "Probes"):
+    # every stage's report(...) outputs made it in, under their categories
+    for name in ("samples.png", "partition_runtime.png", "tiny_table3.csv", "layerwise_table3_accuracy.png",
+                 "tiny_clustering.csv", "probes.png", "tiny_parsimonious.csv"):
+        assert name in html, name
+    for category in ("Partitioning", "Layer-wise training", "Clustering", "Probes"):
         assert category in html, category
     assert not list(tmp_path.glob("workflow")) and not list(tmp_path.glob("Snakefile"))
 
