@@ -62,6 +62,13 @@ def test_tiny_config_builds_every_target_and_the_report(tmp_path):
     for category in ("Partitioning", "Layer-wise training", "Clustering", "Probes"):
         assert category in html, category
     assert not list(tmp_path.glob("workflow")) and not list(tmp_path.glob("Snakefile"))
+    # a changed training schedule reruns the training jobs (params functions take wildcards only)
+    changed = tmp_path / "epochs.yaml"
+    cfg = yaml.safe_load(TEST_CONFIG.read_text())
+    cfg["layerwise"]["profiles"]["tiny"]["schedule"]["epochs"] += 1
+    changed.write_text(yaml.safe_dump(cfg))
+    out = run_snakemake(tmp_path, "-n", "--configfile", str(changed)).stdout
+    assert re.search(r"^train_layer\s+4$", out, re.M) and re.search(r"^train_e2e\s+2$", out, re.M), out[-3000:]
 
 
 def test_rule_files_include_in_any_order_after_common(tmp_path):

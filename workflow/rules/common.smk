@@ -258,24 +258,26 @@ def previous_weights(wildcards):
     )
 
 
-def layer_params(wildcards, threads):
+# Params functions take wildcards only: Snakemake reruns a job whose params changed only then.
+# ImageNet-style data: the DataLoader workers are the rule default threads of the dataset kind.
+def layer_params(wildcards):
     return LW_PLAN.job_params(
         wildcards.dataset,
         wildcards.preset,
         wildcards.sampler,
         wildcards.seed,
         wildcards.layer,
-        threads=threads,
+        threads=training_threads(wildcards),
     )
 
 
-def e2e_params(wildcards, threads):
+def e2e_params(wildcards):
     return LW_PLAN.job_params(
         wildcards.dataset,
         wildcards.preset,
         wildcards.sampler,
         wildcards.seed,
-        threads=threads,
+        threads=training_threads(wildcards),
     )
 
 

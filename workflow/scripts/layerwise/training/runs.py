@@ -80,7 +80,7 @@ class RunPlan:
         return [f"{run}/layer{j}/weights.pt" for j in range(1, int(layer))]
 
     def job_params(self, dataset, preset, sampler, seed, layer=None, threads=1):
-        """Everything one training job needs, as one JSON string (threads: the job's, from the rule)."""
+        """Everything one training job needs, as one JSON string (threads: the rule's for the dataset)."""
         profile, model = self.profile(dataset), self.model(dataset, preset)
         schedule = {**profile["schedule"], **model["schedule"]}
         schedule["checkpoint_every"] = self.lw["checkpoint_every"]
