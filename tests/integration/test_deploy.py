@@ -27,7 +27,7 @@ def test_empty_directory_dry_run_shows_every_stage(tmp_path):
     assert counts["train_parsimonious"] == len(p["methods"]) * len(p["seeds"])
     # 2 layer-wise runs (robust-hier, shuffle) of a 2-layer k=2 preset, one e2e run each
     assert counts["train_layer"] == 4 and counts["train_e2e"] == 2
-    for rule in ("prepare_data", "build_graph", "partition_batches", "train_autoencoder", "train_augmented",
+    for rule in ("prepare_data", "build_graph", "partition_batches", "train_autoencoder", "extract_features",
                  "layerwise_table", "probe_figure", "clustering_table", "parsimonious_table", "all"):
         assert counts.get(rule, 0) >= 1, rule
     # scripts are reached through the Snakefile's directory, not the working directory

@@ -1,4 +1,4 @@
-# Everything the rule files share: config lookups, JSON params, script paths, the launcher
+# What all stages share: config lookups, JSON params, script paths, the launcher
 # prefix, wildcard constraints, the run plans, runtime defaults and the targets of rule all,
 # then each stage's input and params functions (rule files hold rules only, as
 # `snakemake --lint` asks). Included first; no rule file reads another rule file's names, so
