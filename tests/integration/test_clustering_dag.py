@@ -24,7 +24,7 @@ TINY = {
     "clustering": {
         "methods": ["dlc", "jl", "cnn", "cnn-random", "pixels"], "heads": ["linear"], "seeds": [0, 1],
         "max_steps": 150, "eval_every": 50, "patience": 2, "lr": 0.003, "batch_size": 32,
-        "fc_hidden": [16], "svm_C": [1.0], "recovery_points": 2000, "mem_mb": 1000,
+        "fc_hidden": [16], "svm_C": [1.0], "recovery_points": 2000,
         "dlc": {**BLOCKS, "channels": [16, 16], "bias": -0.8},
         "jl": {**BLOCKS, "channels": [16, 16], "bias": 0.0},
         "cnn": {"width": 8},

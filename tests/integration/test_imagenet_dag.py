@@ -47,14 +47,14 @@ def test_imagenet_table3_runs_for_real_on_cpu(workflow_dir):
     cfg = write_config(workflow_dir, {
         "datasets": {"imagenet": {"kind": "imagenet", "root": str(root), "verify_images": "header",
                                   "loader": "store", "store": {"short_side": 40, "quality": 90}}},
-        "graph": {"features": "pixels", "knn": 5, "projection_dim": 16, "side": 16, "threads": 1},
+        "graph": {"features": "pixels", "knn": 5, "projection_dim": 16, "side": 16},
         # the ImageNet entry of batches.datasets (paper 003's 256) overrides the global keys
         "batches": {"datasets": {"imagenet": {"batch_size": 24, "levels": [48]}},
                     "samplers": ["robust-hier"], "random_seeds": [0]},
         "layerwise": {"seeds": [0], "random_seeds": [0], "samplers": ["robust-hier", "random"],
                       "precision": "auto", "eval": {"feature_subsample": 20},
                       "profiles": {"imagenet": {
-                          "threads": 1, "image_size": 32, "augment": "none",
+                          "image_size": 32, "augment": "none",
                           "schedule": {"epochs": 2, "lr": 0.05, "lr_step": 1, "weight_decay": 0.0001},
                           "models": {"simcnn-k1": {"k": 1, "layers": 2, "width": 8, "downsample_at": [1]},
                                      "simcnn-e2e": {"train": "e2e", "k": 1, "layers": 2, "width": 8,
@@ -72,7 +72,7 @@ def test_imagenet_table3_runs_for_real_on_cpu(workflow_dir):
     assert table["sampler"].tolist() == ["robust-hier", "random", "robust-hier", "random"]
     assert table["train"].tolist() == ["layerwise", "layerwise", "e2e", "e2e"]
     # every layer job ran and recorded its memory; classes are separable by colour: not chance
-    for run in ("simcnn-k1.robust-hier.seed0", "simcnn-k1.random-s0.seed0"):
+    for run in ("simcnn-k1.robust-hier-s0", "simcnn-k1.random-s0-s0"):
         for j in (1, 2):
             with h5py.File(results / f"imagenet/train/{run}/layer{j}/eval.h5", "r") as f:
                 assert f.attrs["peak_mem_mb"] > 0 and f.attrs["peak_mem_kind"] == "cpu_step_tally"

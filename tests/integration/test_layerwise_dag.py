@@ -33,7 +33,7 @@ def test_imagenet_table3_dry_run_has_one_gpu_job_per_layer_and_run(workflow_dir)
     out = run_snakemake(workflow_dir, "-n", "results/imagenet_table3.csv", "--configfile", str(cfg)).stdout
     jobs = re.split(r"\n(?=(?:local)?rule \w+:)", out)
     layer_jobs = [j for j in jobs if j.startswith("rule train_layer:")]
-    runs = [(p, s) for p in IMAGENET_LAYERS for s in ("robust-hier.seed0", "random-s0.seed0", "random-s1.seed1")]
+    runs = [(p, s) for p in IMAGENET_LAYERS for s in ("robust-hier-s0", "random-s0-s0", "random-s1-s1")]
     assert len(layer_jobs) == sum(IMAGENET_LAYERS.values()) * 3
     for preset, sampler in runs:
         for j in range(1, IMAGENET_LAYERS[preset] + 1):
@@ -70,7 +70,7 @@ def test_tiny_table_is_built_end_to_end(workflow_dir):
     assert table["train"].tolist() == ["layerwise"] * 3 + ["e2e"] * 3
     # shuffle-s0 runs read no batches file: ordinary SGD draws its own permutations
     assert not (workflow_dir / "results/tiny/batches/shuffle-s0.h5").exists()
-    assert (workflow_dir / "results/tiny/train/simcnn-k2.shuffle-s0.seed0/layer2/eval.h5").exists()
+    assert (workflow_dir / "results/tiny/train/simcnn-k2.shuffle-s0-s0/layer2/eval.h5").exists()
     assert table["top1"].between(0, 100).all() and table["paper_top1"].isna().all()
     assert (workflow_dir / "results/tiny/figures/layerwise_table3_accuracy.png").stat().st_size > 1000
     assert not list((workflow_dir / "results/tiny/train").rglob("*.scratch"))

@@ -4,7 +4,7 @@ tests/integration/slurm/setup.sh installs Debian's SLURM with slurmdbd and
 mariadb when missing (root only), starts a single-node cluster with two
 simulated GPUs as plain background processes, and teardown.sh stops exactly the
 pids it recorded. The test then runs the same targets with the same tiny config
-twice, in two copies of the workflow: locally, and through SLURM, and checks
+twice, from two empty working directories: locally, and through SLURM, and checks
 
 * every job went through SLURM: each job id that Snakemake reports submitting
   has a COMPLETED sacct record and a plugin log named by it; the training job
@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent / "slurm"
 VENV_BIN = Path(sys.executable).parent
 DATASET = "synthetic"
-RUN = "simcnn-k1.random-s0.seed0"
+RUN = "simcnn-k1.random-s0-s0"
 TARGETS = [
     f"results/{DATASET}/data.h5",
     f"results/{DATASET}/batches/random-s0.h5",
@@ -71,20 +71,19 @@ def slurm_env(tmp_path_factory):
         print(down.stdout, down.stderr)
 
 
-def _workflow_copy(dest):
-    """A copy of the workflow (no results, no .snakemake) to run in."""
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    dest.mkdir()
-    shutil.copy2(ROOT / "Snakefile", dest / "Snakefile")
-    for sub in ("workflow", "config", "profiles", "envs"):
-        shutil.copytree(ROOT / sub, dest / sub, ignore=ignore)
+def _working_dir(dest):
+    """An empty working directory with its own config/config.yaml; the workflow runs from the
+    repository (-s workflow/Snakefile), as a deployed one does."""
+    (dest / "config").mkdir(parents=True)
+    shutil.copy2(ROOT / "config" / "config.yaml", dest / "config" / "config.yaml")
     return dest
 
 
 def _snakemake(cwd, env, *args):
     """Start snakemake on the test's targets and tiny config; returns the Popen."""
     # "--configfile=" so the targets are not taken as more config files (nargs="+")
-    cmd = [str(VENV_BIN / "snakemake"), f"--configfile={TINY_CONFIG}", *args, *TARGETS]
+    cmd = [str(VENV_BIN / "snakemake"), "-s", str(ROOT / "workflow" / "Snakefile"), f"--configfile={TINY_CONFIG}",
+           *args, *TARGETS]
     return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -119,13 +118,13 @@ def _assert_same_tensors(a, b, where):
 def test_tiny_dag_through_slurm_equals_local_run(slurm_env, tmp_path):
     local_env = {k: v for k, v in slurm_env.items() if k != "SLURM_CONF"}
     # the local run computes while the SLURM run mostly waits on status checks: run both at once
-    local_run = _snakemake(_workflow_copy(tmp_path / "local"), local_env, "--cores", "1")
-    cluster = _workflow_copy(tmp_path / "slurm")
+    local_run = _snakemake(_working_dir(tmp_path / "local"), local_env, "--cores", "1")
+    cluster = _working_dir(tmp_path / "slurm")
     slurm_run = _snakemake(
         cluster,
         slurm_env,
         "--profile",
-        "profiles/slurm",
+        str(ROOT / "profiles" / "slurm"),
         "--jobs",
         "4",
         # the plugin's first status check comes after this many seconds (default 40)

@@ -123,11 +123,11 @@ def test_cli_features_h5_rows_follow_the_training_split(tmp_path):
     images, train = write_data(data)
     out = tmp_path / "ae" / "model.pt"
     cfg = '{"width": 0.125, "epochs": 1, "batch_size": 8, "optimizer": "adam", "lr": 0.001, "weight_decay": 0.0, "seed": 0}'
-    r = run("train_autoencoder.py", "--data", str(data), "--out", str(out), "--params", cfg)
+    r = run("train_autoencoder.py", "--data", str(data), "--output", str(out), "--params", cfg)
     assert r.returncode == 0, r.stderr
     assert not (out.parent / "model.pt.scratch").exists()  # the library removed its scratch folder
     feats_path = tmp_path / "ae" / "features.h5"
-    r = run("extract_features.py", "--data", str(data), "--model", str(out), "--out", str(feats_path))
+    r = run("extract_features.py", "--data", str(data), "--model", str(out), "--output", str(feats_path))
     assert r.returncode == 0, r.stderr
     feats = load_features(feats_path, n_train=len(train))
     model = build_model(load_model_file(out))
@@ -141,7 +141,7 @@ def test_cli_bad_image_size_is_one_clear_error(tmp_path):
     data = tmp_path / "data.h5"
     write_data(data, side=27)
     cfg = '{"width": 0.125, "epochs": 1, "batch_size": 8, "optimizer": "adam", "lr": 0.001, "weight_decay": 0.0, "seed": 0}'
-    r = run("train_autoencoder.py", "--data", str(data), "--out", str(tmp_path / "m.pt"), "--params", cfg)
+    r = run("train_autoencoder.py", "--data", str(data), "--output", str(tmp_path / "m.pt"), "--params", cfg)
     assert r.returncode == 2
     assert "27x27" in r.stderr and "multiples of 16" in r.stderr and "Traceback" not in r.stderr
 

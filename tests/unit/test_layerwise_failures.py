@@ -78,13 +78,13 @@ def _fake_eval(path, run, train_top1, loss=1.0, classes=10):
 
 @pytest.mark.parametrize("top1,loss,match", [(0.10, 2.3, "at chance"), (0.6, float("nan"), "non-finite")])
 def test_table_rule_refuses_a_chance_or_nan_run(tmp_path, top1, loss, match):
-    good = _fake_eval(tmp_path / "good.h5", "ok.shuffle-s0.seed0", 0.8)
-    bad = _fake_eval(tmp_path / "bad.h5", "bad.shuffle-s1.seed1", top1, loss)
+    good = _fake_eval(tmp_path / "good.h5", "ok.shuffle-s0-s0", 0.8)
+    bad = _fake_eval(tmp_path / "bad.h5", "bad.shuffle-s1-s1", top1, loss)
     rows = [{"preset": "p", "sampler": "shuffle", "model": {"arch": "simcnn", "train": "e2e", "k": 1},
-             "runs": {"ok.shuffle-s0.seed0": [good], "bad.shuffle-s1.seed1": [bad]}}]
-    with pytest.raises(InputError, match=f"run bad.shuffle-s1.seed1: .*{match}"):
+             "runs": {"ok.shuffle-s0-s0": [good], "bad.shuffle-s1-s1": [bad]}}]
+    with pytest.raises(InputError, match=f"run bad.shuffle-s1-s1: .*{match}"):
         table_rows("tiny", "table3", rows)
-    rows[0]["runs"].pop("bad.shuffle-s1.seed1")
+    rows[0]["runs"].pop("bad.shuffle-s1-s1")
     frame, _ = table_rows("tiny", "table3", rows)  # the trained run alone is a result
     assert len(frame) == 1
 

@@ -25,7 +25,7 @@ def _eval_file(path, layer, noise):
             f["features/" + split] = x.astype(np.float32)
             f[f"features/{split}_labels"] = y.astype(np.int64)
             f[f"features/{split}_index"] = np.arange(len(y))
-        f.attrs["run"], f.attrs["layer"] = "simcnn-k1.robust-hier.seed0", layer
+        f.attrs["run"], f.attrs["layer"] = "simcnn-k1.robust-hier-s0", layer
 
 
 def test_probes_against_sklearn_and_figure(tmp_path):
@@ -64,19 +64,19 @@ def test_probe_plan_per_dataset_presets_paired_seeds_and_k_groups():
               "probes": {"presets": {"c10": ["a-m8", "a-m16", "b"]}, "sampler": "shuffle",
                          "seeds": [0, 1]}}
     files = probe_files(config, "c10", lambda d, p: models[p]["layers"])
-    assert "results/c10/probes/a-m8.shuffle-s1.seed1/layer2.h5" in files
+    assert "results/c10/probes/a-m8.shuffle-s1-s1/layer2.h5" in files
     assert len(files) == (2 + 2 + 1) * 2
     assert probe_groups(config, "c10") == {"a-m8": "SimCNN k=1", "a-m16": "SimCNN k=1", "b": "SimCNN k=3"}
     config["probes"]["presets"] = {"other": ["b"]}
     assert probe_files(config, "c10", lambda d, p: 1) == []
     config["probes"].update(presets=None, sampler="robust-hier", seeds=None)
     assert probe_files(config, "c10", lambda d, p: 1) == [
-        f"results/c10/probes/{p}.robust-hier.seed0/layer1.h5" for p in ("a-m8", "a-m16", "b")]
+        f"results/c10/probes/{p}.robust-hier-s0/layer1.h5" for p in ("a-m8", "a-m16", "b")]
 
 
 def test_figure_averages_a_group_over_its_presets(tmp_path):
     paths = []
-    for i, (run, noise) in enumerate((("p-m8.shuffle-s0.seed0", 2.0), ("p-m16.shuffle-s0.seed0", 0.3))):
+    for i, (run, noise) in enumerate((("p-m8.shuffle-s0-s0", 2.0), ("p-m16.shuffle-s0-s0", 0.3))):
         _eval_file(tmp_path / f"e{i}.h5", 1, noise)
         xtr, ytr, xte, yte, _ = load_features(tmp_path / f"e{i}.h5")
         res = run_probes(xtr, ytr, xte, yte, dict(CFG, probes=["linear"]), "cpu")

@@ -1,10 +1,8 @@
 # Stage "autoencoder": paper 000's residual autoencoder (train_autoencoder) and paper 002's
 # classifiers augmented with decoding pathways (train_augmented, one job per section 4.1
 # step), the features.h5 of any of them (extract_features) and paper 002's Table 1
-# (ae_report). The job plan lives in workflow/scripts/layerwise/autoencoder/plan.py.
-from layerwise.autoencoder.plan import AutoencoderPlan
-
-AE_PLAN = AutoencoderPlan(config)
+# (ae_report). The job plan (AE_PLAN, common.smk) lives in
+# workflow/scripts/layerwise/autoencoder/plan.py.
 
 
 rule train_autoencoder:
@@ -20,20 +18,21 @@ rule train_autoencoder:
         ae=AE_PLAN.residual_pattern(),
     conda:
         CONDA_ENV
-    threads: config["autoencoder"]["threads"]
+    threads: 2
     resources:
         gpu=1,
         mem_mb=6000,
         runtime=240,
     params:
-        cfg=lambda wc: AE_PLAN.residual_params(wc.ae),
+        cfg=residual_params,
     shell:
         # joined, not added: the linter reads a name plus a string with slashes as path composition
         " ".join(
             [
                 LAUNCH,
-                "python workflow/scripts/train_autoencoder.py --data {input.data:q}",
-                "--out {output.model:q} --params {params.cfg:q} --threads {threads} > {log:q} 2>&1",
+                script("train_autoencoder.py"),
+                "--data {input.data:q}",
+                "--output {output.model:q} --params {params.cfg:q} --threads {threads} > {log:q} 2>&1",
             ]
         )
 
@@ -41,7 +40,7 @@ rule train_autoencoder:
 rule train_augmented:
     input:
         data="results/{dataset}/data.h5",
-        init=lambda wc: AE_PLAN.augmented_init(wc.dataset, wc.ae),
+        init=augmented_init,
     output:
         model="results/{dataset}/autoencoder/{ae}/model.pt",
         eval="results/{dataset}/autoencoder/{ae}/eval.h5",
@@ -53,20 +52,21 @@ rule train_augmented:
         ae=AE_PLAN.augmented_pattern(),
     conda:
         CONDA_ENV
-    threads: config["autoencoder"]["threads"]
+    threads: 2
     resources:
         gpu=1,
         mem_mb=6000,
         runtime=600,
     params:
-        cfg=lambda wc: AE_PLAN.augmented_params(),
-        init_arg=lambda wc, input: f"--init {input.init}" if input.init else "",
+        cfg=augmented_params,
+        init_arg=init_arg,
     shell:
         " ".join(
             [
                 LAUNCH,
-                "python workflow/scripts/train_augmented.py --data {input.data:q}",
-                "--name {wildcards.ae} {params.init_arg} --out {output.model:q}",
+                script("train_augmented.py"),
+                "--data {input.data:q}",
+                "--name {wildcards.ae} {params.init_arg} --output {output.model:q}",
                 "--eval {output.eval:q} --params {params.cfg:q} --threads {threads} > {log:q} 2>&1",
             ]
         )
@@ -84,21 +84,20 @@ rule extract_features:
         "results/benchmarks/extract_features/{dataset}/{ae}.tsv"
     conda:
         CONDA_ENV
-    threads: config["autoencoder"]["threads"]
+    threads: 2
     resources:
         gpu=1,
         mem_mb=6000,
         runtime=60,
     params:
-        cfg=lambda wc: as_json(
-            {"batch_size": config["autoencoder"]["extract_batch_size"]}
-        ),
+        cfg=extract_params,
     shell:
         " ".join(
             [
                 LAUNCH,
-                "python workflow/scripts/extract_features.py --data {input.data:q}",
-                "--model {input.model:q} --out {output.features:q} --params {params.cfg:q}",
+                script("extract_features.py"),
+                "--data {input.data:q}",
+                "--model {input.model:q} --output {output.features:q} --params {params.cfg:q}",
                 "--threads {threads} > {log:q} 2>&1",
             ]
         )
@@ -106,8 +105,8 @@ rule extract_features:
 
 rule ae_report:
     input:
-        evals=lambda wc: AE_PLAN.report_evals(wc.dataset),
-        residual=lambda wc: AE_PLAN.report_residual(wc.dataset),
+        evals=report_evals,
+        residual=report_residual,
     output:
         table=report(
             "results/{dataset}_ae_table.csv",
@@ -134,12 +133,14 @@ rule ae_report:
         mem_mb=2000,
         runtime=10,
     params:
-        kind=lambda wc: dataset_config(wc.dataset)["kind"],
+        kind=dataset_kind,
     shell:
-        "python workflow/scripts/ae_report.py --evals {input.evals:q} --residual {input.residual:q}"
-        " --dataset {wildcards.dataset} --kind {params.kind} --table {output.table:q}"
-        " --recon-fig {output.recon:q} --curves-fig {output.curves:q} --mse-table {output.mse:q}"
-        " > {log:q} 2>&1"
-
-
-ALL_TARGETS.extend(AE_PLAN.demo_targets(config["dataset"]))
+        " ".join(
+            [
+                script("ae_report.py"),
+                "--evals {input.evals:q} --residual {input.residual:q}"
+                " --dataset {wildcards.dataset} --kind {params.kind} --table {output.table:q}"
+                " --recon-fig {output.recon:q} --curves-fig {output.curves:q} --mse-table {output.mse:q}"
+                " > {log:q} 2>&1",
+            ]
+        )

@@ -1,34 +1,6 @@
 # Stage "batches": fixed mini-batch sequences by robust submodular partitioning (paper 000) or at random.
 
 
-wildcard_constraints:
-    sampler="robust-flat|robust-hier|robust-sat|random-s[0-9]+",
-
-
-SAMPLERS = list(config["batches"]["samplers"]) + [
-    f"random-s{seed}" for seed in config["batches"]["random_seeds"]
-]
-
-
-# Per dataset, only the keys that change a partition (figure settings rerun nothing else): the
-# dataset's entry in batches.datasets over the global batch_size / levels, and the config
-# section they come from (for error messages).
-BATCHES_PARAMS = {
-    name: {
-        "batch_size": own.get("batch_size") or config["batches"]["batch_size"],
-        "levels": (
-            own["levels"]
-            if own.get("levels") is not None
-            else config["batches"]["levels"]
-        ),
-        "method": config["batches"]["method"],
-        "key": f"batches.datasets.{name}" if own else "batches",
-    }
-    for name in config["datasets"]
-    for own in [config["batches"].get("datasets", {}).get(name) or {}]
-}
-
-
 rule partition_batches:
     input:
         graph="results/{dataset}/graph/%s.h5" % GRAPH_STEM,
@@ -40,15 +12,20 @@ rule partition_batches:
         "results/benchmarks/partition_batches/{dataset}/{sampler}.tsv"
     conda:
         CONDA_ENV
-    threads: config["batches"]["threads"]
+    threads: 1  # parallel calls within a level; raise with --set-threads partition_batches=N
     resources:
         mem_mb=4000,
         runtime="1h",
     params:
-        cfg=lambda wildcards: as_json(BATCHES_PARAMS[wildcards.dataset]),
+        cfg=partition_params,
     shell:
-        "python workflow/scripts/partition_batches.py --graph {input.graph} --threads {threads}"
-        " --sampler {wildcards.sampler} --out {output.batches} --params {params.cfg:q} > {log} 2>&1"
+        " ".join(
+            [
+                script("partition_batches.py"),
+                "--graph {input.graph:q} --threads {threads}"
+                " --sampler {wildcards.sampler} --output {output.batches:q} --params {params.cfg:q} > {log:q} 2>&1",
+            ]
+        )
 
 
 rule partition_figures:
@@ -82,27 +59,13 @@ rule partition_figures:
         mem_mb=4000,
         runtime="30m",
     params:
-        cfg=lambda wildcards: as_json(
-            {
-                "batch_size": BATCHES_PARAMS[wildcards.dataset]["batch_size"],
-                "figures": config["batches"]["figures"],
-            }
-        ),
+        cfg=partition_figures_params,
     shell:
-        "python workflow/scripts/partition_figures.py --graph {input.graph} --batches {input.batches}"
-        " --runtime {output.runtime} --queues {output.queues} --factor {output.factor}"
-        " --params {params.cfg:q} > {log} 2>&1"
-
-
-ALL_TARGETS.extend(
-    expand(
-        "results/{dataset}/batches/{sampler}.h5",
-        dataset=config["dataset"],
-        sampler=SAMPLERS,
-    )
-    + expand(
-        "results/{dataset}/figures/partition_{name}.png",
-        dataset=config["dataset"],
-        name=["runtime", "queues", "factor"],
-    )
-)
+        " ".join(
+            [
+                script("partition_figures.py"),
+                "--graph {input.graph:q} --batches {input.batches:q}"
+                " --runtime {output.runtime:q} --queues {output.queues:q} --factor {output.factor:q}"
+                " --params {params.cfg:q} > {log:q} 2>&1",
+            ]
+        )

@@ -3,38 +3,39 @@
 
 
 wildcard_constraints:
-    method="dlc|jl|cnn|cnn-random|pixels",
     head="linear|fc",
-    cseed=r"\d+",
 
 
 rule cluster:
     input:
         data="results/{dataset}/data.h5",
     output:
-        variant="results/{dataset}/clustering/{method}-{head}-s{cseed}.h5",
+        variant="results/{dataset}/clustering/{method}-{head}-s{seed}.h5",
     log:
-        "results/logs/cluster/{dataset}/{method}-{head}-s{cseed}.log",
+        "results/logs/cluster/{dataset}/{method}-{head}-s{seed}.log",
     benchmark:
-        "results/benchmarks/cluster/{dataset}/{method}-{head}-s{cseed}.tsv"
+        "results/benchmarks/cluster/{dataset}/{method}-{head}-s{seed}.tsv"
+    wildcard_constraints:
+        method="dlc|jl|cnn|cnn-random|pixels",
     conda:
         CONDA_ENV
-    threads: config["clustering"]["threads"]
+    threads: 1  # torch threads (two jobs share the 2 demo cores)
     resources:
-        mem_mb=config["clustering"]["mem_mb"],
+        mem_mb=4000,
         runtime="12h",
         gpu=1,
     params:
-        cfg=lambda wc: as_json(config["clustering"]),
+        cfg=clustering_params,
     shell:
         # joined, not added: the linter reads a name plus a string with slashes as path composition
         " ".join(
             [
                 LAUNCH,
-                "python workflow/scripts/cluster.py --data {input.data}",
-                "--method {wildcards.method} --head {wildcards.head} --seed {wildcards.cseed}",
+                script("cluster.py"),
+                "--data {input.data:q}",
+                "--method {wildcards.method} --head {wildcards.head} --seed {wildcards.seed}",
                 "--params {params.cfg:q}",
-                "--output {output.variant} --threads {threads} > {log} 2>&1",
+                "--output {output.variant:q} --threads {threads} > {log:q} 2>&1",
             ]
         )
 
@@ -42,13 +43,7 @@ rule cluster:
 rule clustering_table:
     input:
         data="results/{dataset}/data.h5",
-        variants=lambda wc: expand(
-            "results/{dataset}/clustering/{method}-{head}-s{cseed}.h5",
-            dataset=wc.dataset,
-            method=config["clustering"]["methods"],
-            head=config["clustering"]["heads"],
-            cseed=config["clustering"]["seeds"],
-        ),
+        variants=clustering_runs,
     output:
         table=report(
             "results/{dataset}_clustering.csv",
@@ -60,8 +55,10 @@ rule clustering_table:
     conda:
         CONDA_ENV
     shell:
-        "python workflow/scripts/clustering_table.py --dataset {wildcards.dataset} --data {input.data}"
-        " --inputs {input.variants} --output {output.table} > {log} 2>&1"
-
-
-ALL_TARGETS.append(f"results/{config['dataset']}_clustering.csv")
+        " ".join(
+            [
+                script("clustering_table.py"),
+                "--dataset {wildcards.dataset} --data {input.data:q}"
+                " --inputs {input.variants:q} --output {output.table:q} > {log:q} 2>&1",
+            ]
+        )

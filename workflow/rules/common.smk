@@ -1,11 +1,54 @@
-# Helpers shared by all stages: config lookups, JSON params, the launcher prefix.
+# What all stages share: config lookups, JSON params, script paths, the launcher
+# prefix, wildcard constraints, the run plans, runtime defaults and the targets of rule all,
+# then each stage's input and params functions (rule files hold rules only, as
+# `snakemake --lint` asks). Included first; no rule file reads another rule file's names, so
+# the stages include in any order (tests/integration/test_deploy.py).
 import json
+import shlex
+from pathlib import Path
 
 # The library (workflow/scripts, put on sys.path by the Snakefile) is imported by input/param
 # functions too (e.g. root checks at DAG time).
+from layerwise.autoencoder.plan import AutoencoderPlan
+from layerwise.probes.plan import probe_files, probe_groups
+from layerwise.training.runs import RunPlan
 
-# Every rule runs in the pinned environment (conda users) or in .venv (make).
-CONDA_ENV = "../../envs/environment.yaml"
+# Entry scripts sit beside the rules (workflow/scripts), whatever the working directory.
+SCRIPTS = Path(workflow.basedir) / "scripts"
+
+# Every rule runs in the pinned environment (conda users) or in .venv (make); relative to the
+# rule files in workflow/rules/.
+CONDA_ENV = "../envs/environment.yaml"
+
+
+def script(name):
+    """`python <workflow>/scripts/<name>`, quoted for the shell, to start a rule's shell command."""
+    return f"python {shlex.quote(str(SCRIPTS / name))}"
+
+
+# Prefix of every training command, which takes the job's GPU lease (launch.py);
+# training rules prepend it to their shell command in Python.
+LAUNCH = f"{script('launch.py')} --gpus {{resources.gpu}} --"
+
+# Batch files: robust-* partitions and random-s<seed> sequences (rule partition_batches).
+BATCH_SAMPLER = "robust-flat|robust-hier|robust-sat|random-s[0-9]+"
+# Training runs also take shuffle-s<seed>: ordinary SGD drawn by the job itself, no file.
+RUN_SAMPLER = f"{BATCH_SAMPLER}|shuffle-s[0-9]+"
+
+
+wildcard_constraints:
+    dataset="|".join(sorted(config["datasets"])),
+    sampler=BATCH_SAMPLER,
+    seed="[0-9]+",
+    layer="[0-9]+",
+
+
+# The job plans of the layer-wise and autoencoder stages (plain Python, tested without Snakemake).
+LW_PLAN = RunPlan(config)
+AE_PLAN = AutoencoderPlan(config)
+
+# File stem of the configured graph.features: results/{dataset}/graph/{GRAPH_STEM}.h5.
+GRAPH_STEM = config["graph"]["features"].replace("ae:", "ae-", 1)
 
 
 def dataset_config(dataset):
@@ -19,9 +62,18 @@ def dataset_config(dataset):
     return config["datasets"][dataset]
 
 
+def dataset_kind(wildcards):
+    return dataset_config(wildcards.dataset)["kind"]
+
+
 def layerwise_dataset():
     """Dataset of the layer-wise Table 3 and probes that rule all builds (layerwise.dataset)."""
     return config["layerwise"].get("dataset") or config["dataset"]
+
+
+def preset_layers(dataset, preset):
+    """Number of trained layers of a layer-wise preset (probe jobs run one per layer)."""
+    return LW_PLAN.layers(LW_PLAN.model(dataset, preset))
 
 
 def as_json(obj):
@@ -29,9 +81,27 @@ def as_json(obj):
     return json.dumps(obj, sort_keys=True)
 
 
-# Prefix of every training command, which takes the job's GPU lease (launch.py);
-# training rules prepend it to their shell command in Python.
-LAUNCH = "python workflow/scripts/launch.py --gpus {resources.gpu} --"
+# Runtime settings of a training job per dataset kind (threads are also torch threads and,
+# on ImageNet-style data, DataLoader workers). Not science: override per run with
+# --set-threads / --set-resources or a profile (profiles/cifar10-subset).
+TRAINING_RESOURCES = {
+    "synthetic": {"threads": 1, "mem_mb": 2000, "runtime": 20},
+    "cifar10": {"threads": 4, "mem_mb": 16000, "runtime": 720},
+    "cifar100": {"threads": 4, "mem_mb": 16000, "runtime": 720},
+    "imagenet": {"threads": 8, "mem_mb": 64000, "runtime": 4320},
+}
+
+
+def training_threads(wildcards):
+    return TRAINING_RESOURCES[dataset_config(wildcards.dataset)["kind"]]["threads"]
+
+
+def training_mem_mb(wildcards):
+    return TRAINING_RESOURCES[dataset_config(wildcards.dataset)["kind"]]["mem_mb"]
+
+
+def training_runtime(wildcards):
+    return TRAINING_RESOURCES[dataset_config(wildcards.dataset)["kind"]]["runtime"]
 
 
 def prepare_params(wildcards):
@@ -65,3 +135,235 @@ def training_store(wildcards):
     if cfg["kind"] == "imagenet" and cfg["loader"] == "store":
         return f"results/{wildcards.dataset}/store.h5"
     return []
+
+
+def batch_samplers():
+    """Batch files of the demo (`all`), every robust sampler and one random-s<seed> per seed."""
+    return list(config["batches"]["samplers"]) + [
+        f"random-s{seed}" for seed in config["batches"]["random_seeds"]
+    ]
+
+
+def all_targets(wildcards):
+    """What `make demo` builds (`all`), the configured dataset through every stage, the
+    layer-wise Table 3 and probes on layerwise.dataset."""
+    data, lw = config["dataset"], layerwise_dataset()
+    targets = [f"results/{data}/data.h5"]
+    if dataset_config(data)["kind"] != "imagenet":
+        targets.append(f"results/{data}/figures/samples.png")
+    targets += expand(
+        "results/{dataset}/batches/{sampler}.h5", dataset=data, sampler=batch_samplers()
+    )
+    targets += expand(
+        "results/{dataset}/figures/partition_{name}.png",
+        dataset=data,
+        name=["runtime", "queues", "factor"],
+    )
+    targets += [
+        f"results/{lw}_table3.csv",
+        f"results/{lw}/figures/layerwise_table3_accuracy.png",
+    ]
+    targets += AE_PLAN.demo_targets(data)
+    targets.append(f"results/{data}_clustering.csv")
+    if probe_files(config, lw, preset_layers):
+        targets.append(f"results/{lw}/figures/probes.png")
+    targets.append(f"results/{data}_parsimonious.csv")
+    return targets
+
+
+# ---- input and params functions of data.smk ----
+
+
+def store_params(wildcards):
+    return as_json(dataset_config(wildcards.dataset)["store"])
+
+
+# ---- input and params functions of graph.smk ----
+
+
+def graph_features_input(wildcards):
+    """Autoencoder features only when the graph is built on them: pixels wait for nothing."""
+    if wildcards.features == "pixels":
+        return []
+    return (
+        f"results/{wildcards.dataset}/autoencoder/{wildcards.features[3:]}/features.h5"
+    )
+
+
+def graph_params(wildcards):
+    """The graph section with `features` taken from the file stem (pixels | ae-<name>)."""
+    features = wildcards.features.replace("ae-", "ae:", 1)
+    return as_json(dict(config["graph"], features=features))
+
+
+def features_arg(wildcards, input):
+    return f"--features-file {shlex.quote(input.features)}" if input.features else ""
+
+
+# ---- input and params functions of batches.smk ----
+
+
+# Per dataset, only the keys that change a partition (figure settings rerun nothing else): the
+# dataset's entry in batches.datasets over the global batch_size / levels, and the config
+# section they come from (for error messages).
+BATCHES_PARAMS = {
+    name: {
+        "batch_size": own.get("batch_size") or config["batches"]["batch_size"],
+        "levels": (
+            own["levels"]
+            if own.get("levels") is not None
+            else config["batches"]["levels"]
+        ),
+        "method": config["batches"]["method"],
+        "key": f"batches.datasets.{name}" if own else "batches",
+    }
+    for name in config["datasets"]
+    for own in [config["batches"].get("datasets", {}).get(name) or {}]
+}
+
+
+def partition_params(wildcards):
+    return as_json(BATCHES_PARAMS[wildcards.dataset])
+
+
+def partition_figures_params(wildcards):
+    return as_json(
+        {
+            "batch_size": BATCHES_PARAMS[wildcards.dataset]["batch_size"],
+            "figures": config["batches"]["figures"],
+        }
+    )
+
+
+# ---- input and params functions of layerwise.smk ----
+
+
+def run_batches(wildcards):
+    """The run's batches file; none for shuffle-s<seed>."""
+    return LW_PLAN.batches_input(wildcards.dataset, wildcards.sampler)
+
+
+def batches_arg(wildcards, input):
+    return LW_PLAN.batches_arg(input.batches)
+
+
+def previous_weights(wildcards):
+    """weights.pt of the layers below: layer j trains on the frozen layers 1..j-1."""
+    return LW_PLAN.previous_weights(
+        wildcards.dataset,
+        wildcards.preset,
+        wildcards.sampler,
+        wildcards.seed,
+        wildcards.layer,
+    )
+
+
+# Params functions take wildcards only: Snakemake reruns a job whose params changed only then.
+# ImageNet-style data: the DataLoader workers are the rule default threads of the dataset kind.
+def layer_params(wildcards):
+    return LW_PLAN.job_params(
+        wildcards.dataset,
+        wildcards.preset,
+        wildcards.sampler,
+        wildcards.seed,
+        wildcards.layer,
+        threads=training_threads(wildcards),
+    )
+
+
+def e2e_params(wildcards):
+    return LW_PLAN.job_params(
+        wildcards.dataset,
+        wildcards.preset,
+        wildcards.sampler,
+        wildcards.seed,
+        threads=training_threads(wildcards),
+    )
+
+
+def table_inputs(wildcards):
+    return LW_PLAN.table_inputs(wildcards.dataset, wildcards.table)
+
+
+def table_rows(wildcards):
+    return as_json(LW_PLAN.table_rows(wildcards.dataset, wildcards.table))
+
+
+# ---- input and params functions of autoencoder.smk ----
+
+
+def residual_params(wildcards):
+    return AE_PLAN.residual_params(wildcards.ae)
+
+
+def augmented_init(wildcards):
+    """The previous section 4.1 step's model.pt (none for step 1)."""
+    return AE_PLAN.augmented_init(wildcards.dataset, wildcards.ae)
+
+
+def augmented_params(wildcards):
+    return AE_PLAN.augmented_params()
+
+
+def init_arg(wildcards, input):
+    return f"--init {shlex.quote(input.init)}" if input.init else ""
+
+
+def extract_params(wildcards):
+    return as_json({"batch_size": config["autoencoder"]["extract_batch_size"]})
+
+
+def report_evals(wildcards):
+    return AE_PLAN.report_evals(wildcards.dataset)
+
+
+def report_residual(wildcards):
+    return AE_PLAN.report_residual(wildcards.dataset)
+
+
+# ---- input and params functions of clustering.smk ----
+
+
+def clustering_params(wildcards):
+    return as_json(config["clustering"])
+
+
+def clustering_runs(wildcards):
+    return expand(
+        "results/{dataset}/clustering/{method}-{head}-s{seed}.h5",
+        dataset=wildcards.dataset,
+        method=config["clustering"]["methods"],
+        head=config["clustering"]["heads"],
+        seed=config["clustering"]["seeds"],
+    )
+
+
+# ---- input and params functions of probes.smk ----
+
+
+def probes_params(wildcards):
+    return as_json(config["probes"])
+
+
+def probe_inputs(wildcards):
+    return probe_files(config, wildcards.dataset, preset_layers)
+
+
+def probe_figure_groups(wildcards):
+    return as_json(probe_groups(config, wildcards.dataset))
+
+
+# ---- input and params functions of parsimonious.smk ----
+
+
+def parsimonious_params(wildcards):
+    return as_json(config["parsimonious"])
+
+
+def parsimonious_runs(wildcards):
+    return expand(
+        "results/{dataset}/parsimonious/{method}-s{seed}.h5",
+        dataset=wildcards.dataset,
+        method=config["parsimonious"]["methods"],
+        seed=config["parsimonious"]["seeds"],
+    )

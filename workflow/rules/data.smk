@@ -19,11 +19,13 @@ rule prepare_data:
         # paths, sizes and mtimes under the root: Snakemake reruns a job whose params changed
         root_listing=root_listing,
     shell:
-        "python workflow/scripts/prepare_data.py --name {wildcards.dataset} --params {params.cfg:q}"
-        " --output {output.data} --threads {threads} > {log} 2>&1"
-
-
-ALL_TARGETS.append(f"results/{config['dataset']}/data.h5")
+        " ".join(
+            [
+                script("prepare_data.py"),
+                "--name {wildcards.dataset} --params {params.cfg:q}"
+                " --output {output.data:q} --threads {threads} > {log:q} 2>&1",
+            ]
+        )
 
 
 rule plot_samples:
@@ -40,11 +42,12 @@ rule plot_samples:
     conda:
         CONDA_ENV
     shell:
-        "python workflow/scripts/plot_samples.py --data {input.data} --output {output} > {log} 2>&1"
-
-
-if dataset_config(config["dataset"])["kind"] != "imagenet":
-    ALL_TARGETS.append(f"results/{config['dataset']}/figures/samples.png")
+        " ".join(
+            [
+                script("plot_samples.py"),
+                "--data {input.data:q} --output {output:q} > {log:q} 2>&1",
+            ]
+        )
 
 
 # The training-image store of ImageNet-style manifests (layerwise.data.imagestore): every
@@ -65,7 +68,12 @@ rule build_store:
         mem_mb=4000,
         runtime="12h",
     params:
-        cfg=lambda wildcards: as_json(dataset_config(wildcards.dataset)["store"]),
+        cfg=store_params,
     shell:
-        "python workflow/scripts/build_store.py --data {input.data} --output {output.store}"
-        " --params {params.cfg:q} --threads {threads} > {log} 2>&1"
+        " ".join(
+            [
+                script("build_store.py"),
+                "--data {input.data:q} --output {output.store:q}"
+                " --params {params.cfg:q} --threads {threads} > {log:q} 2>&1",
+            ]
+        )

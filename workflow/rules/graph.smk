@@ -6,19 +6,10 @@ wildcard_constraints:
     features="pixels|ae-[A-Za-z0-9_.]+",
 
 
-# File stem of the configured graph.features (read by batches.smk).
-GRAPH_STEM = config["graph"]["features"].replace("ae:", "ae-", 1)
-
-
 rule build_graph:
     input:
         data="results/{dataset}/data.h5",
-        # Autoencoder features only when the graph is built on them: pixels wait for nothing.
-        features=lambda wildcards: (
-            []
-            if wildcards.features == "pixels"
-            else f"results/{wildcards.dataset}/autoencoder/{wildcards.features[3:]}/features.h5"
-        ),
+        features=graph_features_input,
     output:
         graph="results/{dataset}/graph/{features}.h5",
     log:
@@ -27,18 +18,18 @@ rule build_graph:
         "results/benchmarks/build_graph/{dataset}/{features}.tsv"
     conda:
         CONDA_ENV
-    threads: config["graph"]["threads"]
+    threads: 2
     resources:
         mem_mb=8000,
         runtime="1h",
     params:
-        # The graph section with `features` taken from the file stem (pixels | ae-<name>).
-        cfg=lambda wildcards: as_json(
-            dict(config["graph"], features=wildcards.features.replace("ae-", "ae:", 1))
-        ),
-        features_arg=lambda wildcards, input: (
-            f"--features-file {input.features}" if input.features else ""
-        ),
+        cfg=graph_params,
+        features_arg=features_arg,
     shell:
-        "python workflow/scripts/build_graph.py --data {input.data} {params.features_arg}"
-        " --out {output.graph} --params {params.cfg:q} --threads {threads} > {log} 2>&1"
+        " ".join(
+            [
+                script("build_graph.py"),
+                "--data {input.data:q} {params.features_arg}"
+                " --output {output.graph:q} --params {params.cfg:q} --threads {threads} > {log:q} 2>&1",
+            ]
+        )

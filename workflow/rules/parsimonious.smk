@@ -2,20 +2,17 @@
 # clustering regularisers, one job per method and seed, then results/{dataset}_parsimonious.csv.
 
 
-wildcard_constraints:
-    pmethod="baseline|weight-decay|dropout|sample|spatial|channel",
-    pseed="[0-9]+",
-
-
 rule train_parsimonious:
     input:
         data="results/{dataset}/data.h5",
     output:
-        run="results/{dataset}/parsimonious/{pmethod}-s{pseed}.h5",
+        run="results/{dataset}/parsimonious/{method}-s{seed}.h5",
     log:
-        "results/logs/train_parsimonious/{dataset}/{pmethod}-s{pseed}.log",
+        "results/logs/train_parsimonious/{dataset}/{method}-s{seed}.log",
     benchmark:
-        "results/benchmarks/train_parsimonious/{dataset}/{pmethod}-s{pseed}.tsv"
+        "results/benchmarks/train_parsimonious/{dataset}/{method}-s{seed}.tsv"
+    wildcard_constraints:
+        method="baseline|weight-decay|dropout|sample|spatial|channel",
     conda:
         CONDA_ENV
     threads: 2
@@ -24,29 +21,25 @@ rule train_parsimonious:
         runtime="8h",
         gpu=1,
     params:
-        cfg=lambda wc: as_json(config["parsimonious"]),
-        kind=lambda wc: dataset_config(wc.dataset)["kind"],
+        cfg=parsimonious_params,
+        kind=dataset_kind,
     shell:
         # joined, not added: the linter reads a name plus a string with slashes as path composition
         " ".join(
             [
                 LAUNCH,
-                "python workflow/scripts/train_parsimonious.py --data {input.data}",
-                "--kind {params.kind} --method {wildcards.pmethod} --seed {wildcards.pseed}",
-                "--params {params.cfg:q} --output {output.run}",
-                "--threads {threads} > {log} 2>&1",
+                script("train_parsimonious.py"),
+                "--data {input.data:q}",
+                "--kind {params.kind} --method {wildcards.method} --seed {wildcards.seed}",
+                "--params {params.cfg:q} --output {output.run:q}",
+                "--threads {threads} > {log:q} 2>&1",
             ]
         )
 
 
 rule parsimonious_table:
     input:
-        runs=lambda wc: expand(
-            "results/{dataset}/parsimonious/{pmethod}-s{pseed}.h5",
-            dataset=wc.dataset,
-            pmethod=config["parsimonious"]["methods"],
-            pseed=config["parsimonious"]["seeds"],
-        ),
+        runs=parsimonious_runs,
     output:
         table=report(
             "results/{dataset}_parsimonious.csv",
@@ -58,8 +51,10 @@ rule parsimonious_table:
     conda:
         CONDA_ENV
     shell:
-        "python workflow/scripts/parsimonious_table.py --dataset {wildcards.dataset}"
-        " --inputs {input.runs} --output {output.table} > {log} 2>&1"
-
-
-ALL_TARGETS.append(f"results/{config['dataset']}_parsimonious.csv")
+        " ".join(
+            [
+                script("parsimonious_table.py"),
+                "--dataset {wildcards.dataset}"
+                " --inputs {input.runs:q} --output {output.table:q} > {log:q} 2>&1",
+            ]
+        )

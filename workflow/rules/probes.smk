@@ -1,15 +1,10 @@
 # Stage 7, probes: linear / CNN-p / SVM separability of every trained layer (paper 003
 # Figure 3), one job per run and layer, then one figure per dataset. Runs come from the
-# layer-wise stage's config (layerwise.smk helpers); without a profile there are none.
-
-
-from layerwise.probes.plan import probe_files, probe_groups
-
-PROBE_LAYERS = lambda dataset, preset: lw_layers(lw_model(dataset, preset))
+# layer-wise stage's config (LW_PLAN, common.smk); without a profile there are none.
 
 
 wildcard_constraints:
-    run="[a-z0-9-]+\.[a-z0-9-]+\.seed[0-9]+",
+    run="[a-z0-9-]+\.[a-z0-9-]+-s[0-9]+",
 
 
 rule probe_layer:
@@ -29,21 +24,22 @@ rule probe_layer:
         runtime="2h",
         gpu=1,
     params:
-        cfg=lambda wc: as_json(config["probes"]),
+        cfg=probes_params,
     shell:
         # joined, not added: the linter reads a name plus a string with slashes as path composition
         " ".join(
             [
                 LAUNCH,
-                "python workflow/scripts/probe_layer.py --eval {input.eval}",
-                "--params {params.cfg:q} --output {output.probes} --threads {threads} > {log} 2>&1",
+                script("probe_layer.py"),
+                "--eval {input.eval:q}",
+                "--params {params.cfg:q} --output {output.probes:q} --threads {threads} > {log:q} 2>&1",
             ]
         )
 
 
 rule probe_figure:
     input:
-        probes=lambda wc: probe_files(config, wc.dataset, PROBE_LAYERS),
+        probes=probe_inputs,
     output:
         figure=report(
             "results/{dataset}/figures/probes.png",
@@ -56,11 +52,12 @@ rule probe_figure:
     conda:
         CONDA_ENV
     params:
-        groups=lambda wc: as_json(probe_groups(config, wc.dataset)),
+        groups=probe_figure_groups,
     shell:
-        "python workflow/scripts/probe_figure.py --dataset {wildcards.dataset} --groups {params.groups:q}"
-        " --inputs {input.probes} --figure {output.figure} --table {output.table} > {log} 2>&1"
-
-
-if probe_files(config, layerwise_dataset(), PROBE_LAYERS):
-    ALL_TARGETS.append(f"results/{layerwise_dataset()}/figures/probes.png")
+        " ".join(
+            [
+                script("probe_figure.py"),
+                "--dataset {wildcards.dataset} --groups {params.groups:q}"
+                " --inputs {input.probes:q} --figure {output.figure:q} --table {output.table:q} > {log:q} 2>&1",
+            ]
+        )

@@ -16,7 +16,7 @@ def get_args_parser():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--data", required=True, help="results/{dataset}/data.h5")
     p.add_argument("--features-file", default=None, help="features.h5 when graph.features is ae:<name>")
-    p.add_argument("--out", required=True, help="results/{dataset}/graph/{features}.h5")
+    p.add_argument("--output", required=True, help="results/{dataset}/graph/{features}.h5")
     p.add_argument("--params", required=True, help="the graph config section as JSON")
     p.add_argument("--threads", type=int, default=1)
     return p
@@ -44,7 +44,7 @@ def main(args):
     logging.info("graph (%s, %s) built in %.1fs: %d of %d classes dense (f_NN of paper 000), %d kNN "
                  "(knn=%d, approximation)", params["form"], params["kernel"], time.perf_counter() - start,
                  dense.sum(), len(dense), (~dense).sum(), params["knn"])
-    write_graph(args.out, labels, params["form"], arrays, params, params["seed"])
+    write_graph(args.output, labels, params["form"], arrays, params, params["seed"])
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ def get_args_parser():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", required=True, help="results/{dataset}/data.h5")
     parser.add_argument("--model", required=True, help="model.pt of train_autoencoder or train_augmented")
-    parser.add_argument("--out", required=True, help="features.h5 to write")
+    parser.add_argument("--output", required=True, help="features.h5 to write")
     parser.add_argument("--params", default="{}", help='JSON: {"batch_size": int}')
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch")
     return parser
@@ -68,9 +68,9 @@ def main(args):
         attrs["knn10_agreement_chance"] = float((np.bincount(labels.numpy()) / len(labels)) ** 2 @ np.ones(labels.max().item() + 1))
         logging.info("10-NN label agreement: codes %.4f, pixels %.4f", attrs["knn10_agreement"], attrs["knn10_agreement_pixels"])
     write_features(
-        args.out, feats, np.asarray(recon, dtype=np.float64), {**cfg, "model": saved["params"]}, seed, attrs
+        args.output, feats, np.asarray(recon, dtype=np.float64), {**cfg, "model": saved["params"]}, seed, attrs
     )
-    logging.info("wrote %s: %s float32 features", args.out, feats.shape)
+    logging.info("wrote %s: %s float32 features", args.output, feats.shape)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Run a training command with N GPUs: `python workflow/scripts/launch.py --gpus N -- CMD ...`.
+"""Run a training command with N GPUs: `python <workflow>/scripts/launch.py --gpus N -- CMD ...`.
 
 Snakemake counts the `gpu` resource but assigns no device. This launcher is the
 one place where a job's command meets its devices:
@@ -43,7 +43,7 @@ def torchrun_command(command, nproc):
         raise InputError(
             f"--gpus {nproc}: multi-GPU commands run under torchrun, so the command must start "
             f"with python (got {command[0]!r}); write the rule's shell as "
-            '`LAUNCH + " python workflow/scripts/SCRIPT.py ..."`'
+            '`" ".join([LAUNCH, script("SCRIPT.py"), ...])` (workflow/rules/common.smk)'
         )
     return [
         command[0],

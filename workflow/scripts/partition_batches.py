@@ -15,7 +15,7 @@ def get_args_parser():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--graph", required=True, help="results/{dataset}/graph/{features}.h5")
     p.add_argument("--sampler", required=True, help="robust-flat | robust-hier | random-s<seed>")
-    p.add_argument("--out", required=True, help="results/{dataset}/batches/{sampler}.h5")
+    p.add_argument("--output", required=True, help="results/{dataset}/batches/{sampler}.h5")
     p.add_argument("--params", required=True, help="the batches config section as JSON")
     p.add_argument("--threads", type=int, default=1, help="parallel calls within a hierarchy level")
     return p
@@ -43,7 +43,7 @@ def main(args):
     if attrs["graph_approximate"]:
         print(f"kNN graph (approximation of f_NN): min block under the dense f_NN of paper 000 "
               f"{attrs['dense_min_block_value']:.6g} (under its own f_kNN {attrs['min_block_value']:.6g})")
-    write_batches(args.out, batches, values, levels, attrs, params, seed or 0)
+    write_batches(args.output, batches, values, levels, attrs, params, seed or 0)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ def get_args_parser():
     parser.add_argument("--data", required=True, help="results/{dataset}/data.h5")
     parser.add_argument("--name", required=True, choices=NAMES, help="which step/variant to train")
     parser.add_argument("--init", default=None, help="model.pt this step starts from")
-    parser.add_argument("--out", required=True, help="model.pt to write")
+    parser.add_argument("--output", dest="out", required=True, help="model.pt to write")
     parser.add_argument("--eval", required=True, help="eval.h5 to write")
     parser.add_argument("--params", required=True, help="JSON: the autoencoder.augmented section")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch")

@@ -21,7 +21,7 @@ from layerwise.training.checkpoint import Scratch
 def get_args_parser():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", required=True, help="results/{dataset}/data.h5")
-    parser.add_argument("--out", required=True, help="model.pt to write")
+    parser.add_argument("--output", dest="out", required=True, help="model.pt to write")
     parser.add_argument("--params", required=True, help="JSON: one entry of autoencoder.variants")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch")
     return parser

@@ -15,8 +15,8 @@ def probed_presets(config, dataset):
 def probe_run(sampler, preset, seed):
     """Run name of a probed preset and seed; `random`/`shuffle` pair the sequence seed with it."""
     if sampler in ("random", "shuffle"):
-        return f"{preset}.{sampler}-s{seed}.seed{seed}"
-    return f"{preset}.{sampler}.seed{seed}"
+        return f"{preset}.{sampler}-s{seed}-s{seed}"
+    return f"{preset}.{sampler}-s{seed}"
 
 
 def probe_files(config, dataset, layers_of):

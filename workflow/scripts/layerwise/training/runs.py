@@ -2,7 +2,7 @@
 
 Pure Python, no Snakemake: the rule file builds one :class:`RunPlan` and its
 lambdas call these methods, so the DAG (layers, runs, seeds) is static and
-testable. Runs are named ``{preset}.{sampler}.seed{seed}``. Sampler kinds:
+testable. Runs are named ``{preset}.{sampler}-s{seed}``. Sampler kinds:
 ``robust-*`` (one file, every training seed), ``random`` (one random-s<seed>
 file per seed) and ``shuffle`` (shuffle-s<seed>: ordinary SGD, a fresh
 permutation every epoch drawn by the training job; no file).
@@ -54,8 +54,8 @@ class RunPlan:
     def runs(self, preset, kind):
         """(run name, sampler, seed) of a preset for a sampler kind (robust-*, random, shuffle)."""
         if kind in ("random", "shuffle"):
-            return [(f"{preset}.{kind}-s{s}.seed{s}", f"{kind}-s{s}", s) for s in self.random_seeds()]
-        return [(f"{preset}.{kind}.seed{s}", kind, s) for s in self.lw["seeds"]]
+            return [(f"{preset}.{kind}-s{s}-s{s}", f"{kind}-s{s}", s) for s in self.random_seeds()]
+        return [(f"{preset}.{kind}-s{s}", kind, s) for s in self.lw["seeds"]]
 
     def run_evals(self, dataset, preset, run):
         """eval.h5 of every layer of a layer-wise run, or the single e2e/eval.h5."""
@@ -76,16 +76,16 @@ class RunPlan:
         return f"--batches {files[0]}" if files else ""
 
     def previous_weights(self, dataset, preset, sampler, seed, layer):
-        run = f"results/{dataset}/train/{preset}.{sampler}.seed{seed}"
+        run = f"results/{dataset}/train/{preset}.{sampler}-s{seed}"
         return [f"{run}/layer{j}/weights.pt" for j in range(1, int(layer))]
 
-    def job_params(self, dataset, preset, sampler, seed, layer=None):
-        """Everything one training job needs, as one JSON string."""
+    def job_params(self, dataset, preset, sampler, seed, layer=None, threads=1):
+        """Everything one training job needs, as one JSON string (threads: the rule's for the dataset)."""
         profile, model = self.profile(dataset), self.model(dataset, preset)
         schedule = {**profile["schedule"], **model["schedule"]}
         schedule["checkpoint_every"] = self.lw["checkpoint_every"]
         cfg = {
-            "run": f"{preset}.{sampler}.seed{seed}",
+            "run": f"{preset}.{sampler}-s{seed}",
             "dataset": dataset,
             "sampler": sampler,
             "preset": preset,
@@ -100,7 +100,7 @@ class RunPlan:
         cfg["precision"] = self.lw["precision"]  # auto: bf16 on CUDA, fp32 on CPU
         data = self.config["datasets"][dataset]
         if data["kind"] == "imagenet":
-            cfg["workers"] = profile["threads"]  # DataLoader workers reading the store or manifest
+            cfg["workers"] = int(threads)  # DataLoader workers reading the store or manifest
             cfg["image_size"] = profile["image_size"]  # RandomResizedCrop / centre-crop side
             if data["loader"] == "store":
                 cfg["store"] = {"path": store_path(dataset), **data["store"]}

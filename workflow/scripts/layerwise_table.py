@@ -19,7 +19,7 @@ def get_args_parser():
     parser.add_argument("--dataset", required=True, help="dataset name (paper columns for imagenet/cifar10)")
     parser.add_argument("--table", required=True, help="table name: table3, table2, table6, table1, compression")
     parser.add_argument("--rows", required=True, help="JSON list of {preset, sampler, model, runs}")
-    parser.add_argument("--out", required=True, help="output CSV")
+    parser.add_argument("--output", required=True, help="output CSV")
     parser.add_argument("--figure", required=True, help="output PNG: top-1 per layer")
     return parser
 
@@ -42,7 +42,7 @@ def plot(curves, path, title):
 
 def main(args):
     frame, curves = table_rows(args.dataset, args.table, json.loads(args.rows))
-    with atomic_path(args.out) as tmp:
+    with atomic_path(args.output) as tmp:
         frame.to_csv(tmp, index=False, float_format="%.2f")
     plot(curves, args.figure, f"{args.dataset}: per-layer accuracy ({args.table})")
     print(frame.to_string(index=False))
