@@ -28,7 +28,7 @@ def get_args_parser():
     parser.add_argument("--data", required=True, help="results/{dataset}/data.h5")
     parser.add_argument("--name", required=True, choices=NAMES, help="which step/variant to train")
     parser.add_argument("--init", default=None, help="model.pt this step starts from")
-    parser.add_argument("--output", dest="out", required=True, help="model.pt to write")
+    parser.add_argument("--output", required=True, help="model.pt to write")
     parser.add_argument("--eval", required=True, help="eval.h5 to write")
     parser.add_argument("--params", required=True, help="JSON: the autoencoder.augmented section")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch")
@@ -50,7 +50,7 @@ def main(args):
         raise InputError(f"autoencoder.augmented.val_fraction: {err}; lower it or raise subsample") from None
     test_x, test_y = inputs.load_images(args.data, "test")
     device = pick_device()
-    scratch = Scratch.of(args.out, {"name": args.name}, {"data": args.data, "init": args.init})
+    scratch = Scratch.of(args.output, {"name": args.name}, {"data": args.data, "init": args.init})
     net, history, weights = train_augmented(
         args.name,
         cfg,
@@ -71,7 +71,7 @@ def main(args):
     shown = test_x[: cfg["show"]]
     recon = reconstructions(net, shown) if net.decoders is not None else None
     originals = shown.permute(0, 2, 3, 1).numpy()
-    save_model(args.out, "augmented", net, cfg, history, {"name": args.name, "loss_weights": weights})
+    save_model(args.output, "augmented", net, cfg, history, {"name": args.name, "loss_weights": weights})
     write_eval(args.eval, args.name, metrics, history, weights, originals, recon, cfg, cfg["seed"])
     scratch.clear()
 

@@ -21,7 +21,7 @@ from layerwise.training.checkpoint import Scratch
 def get_args_parser():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", required=True, help="results/{dataset}/data.h5")
-    parser.add_argument("--output", dest="out", required=True, help="model.pt to write")
+    parser.add_argument("--output", required=True, help="model.pt to write")
     parser.add_argument("--params", required=True, help="JSON: one entry of autoencoder.variants")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch")
     return parser
@@ -31,14 +31,14 @@ def main(args):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     torch.set_num_threads(args.threads)
     cfg = json.loads(args.params)
-    scratch = Scratch.of(args.out, None, {"data": args.data})
+    scratch = Scratch.of(args.output, None, {"data": args.data})
     if is_manifest(args.data):  # ImageNet-style: stream a fixed low-res view (autoencoder.manifest_side)
         model, history = train_residual_stream(args.data, cfg["manifest_side"], args.threads, cfg,
                                                scratch, pick_device())
     else:
         images, _ = load_images(args.data, "train")
         model, history = train_residual(images, cfg, scratch, pick_device(), source=args.data)
-    save_model(args.out, "residual", model, cfg, history)
+    save_model(args.output, "residual", model, cfg, history)
     scratch.clear()
 
 
