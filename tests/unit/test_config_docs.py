@@ -13,10 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
+import config_docs  # workflow/scripts is on pytest's pythonpath (pytest.ini)
 
-import config_docs  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 PAGE = ROOT / "config" / "README.md"
 SCRIPT = ROOT / "workflow" / "scripts" / "config_docs.py"

@@ -90,7 +90,8 @@ def fmt_allowed(node, parent, key):
     parts = ["required"] if key in (parent or {}).get("required", []) else []
     for prefix, source in (("", node), ("items ", node.get("items") or {})):
         if source.get("enum"):
-            parts.append(prefix + "one of " + ", ".join(f"`{fmt_value(v)}`" for v in source["enum"]))
+            values = ", ".join(f"`{fmt_value(v)}`" for v in source["enum"])
+            parts.append(f"{prefix}one of {values}")
     for source in (node, node.get("items") or {}):
         low, high = source.get("minimum"), source.get("maximum")
         xlow, xhigh = source.get("exclusiveMinimum"), source.get("exclusiveMaximum")
