@@ -86,7 +86,11 @@ def fmt_value(value):
 
 
 def fmt_allowed(node, parent, key):
-    """Enum values, numeric range, list length and key restrictions of a node."""
+    """Enum values, numeric range, list length and key restrictions of a node.
+
+    ``key`` is None for the free key of a mapping (``additionalProperties``), which
+    the parent's ``propertyNames`` constrains; a named key may be ``required``.
+    """
     parts = ["required"] if key in (parent or {}).get("required", []) else []
     for prefix, source in (("", node), ("items ", node.get("items") or {})):
         if source.get("enum"):
@@ -116,7 +120,7 @@ def fmt_allowed(node, parent, key):
             parts.append(", ".join(x for x in (
                 f"≥ {low} items" if low is not None else "",
                 f"≤ {high} items" if high is not None else "") if x))
-    names = (parent or {}).get("propertyNames") or {}
+    names = ((parent or {}).get("propertyNames") or {}) if key is None else {}
     if names.get("pattern"):
         parts.append(f"key matches `{names['pattern']}`")
     if names.get("enum"):
@@ -139,11 +143,11 @@ def cell(text):
 
 
 class Row:
-    def __init__(self, path, node, parent):
+    def __init__(self, path, node, parent, key):
         self.path = path
         self.type = fmt_type(node)
         self.default = f"`{fmt_value(node['default'])}`" if "default" in node else "—"
-        self.allowed = fmt_allowed(node, parent, path.rsplit(".", 1)[-1])
+        self.allowed = fmt_allowed(node, parent, key)
         self.description = fmt_text(node.get("description"))
 
     def markdown(self):
@@ -151,16 +155,16 @@ class Row:
                 f"| {cell(self.description)} |")
 
 
-def walk(schemas, node, doc, path, rows, parent=None):
+def walk(schemas, node, doc, path, rows, parent=None, key=""):
     """Append a Row for ``path`` and every key below it, depth first, in schema order."""
     node, doc = schemas.resolve(node, doc)
-    rows.append(Row(path, node, parent))
-    for key, child in (node.get("properties") or {}).items():
-        walk(schemas, child, doc, f"{path}.{key}", rows, node)
+    rows.append(Row(path, node, parent, key))
+    for name, child in (node.get("properties") or {}).items():
+        walk(schemas, child, doc, f"{path}.{name}", rows, node, name)
     extra = node.get("additionalProperties")
     if isinstance(extra, dict):
         placeholder = PLACEHOLDERS.get(path.rsplit(".", 1)[-1], "<name>")
-        walk(schemas, extra, doc, f"{path}.{placeholder}", rows, node)
+        walk(schemas, extra, doc, f"{path}.{placeholder}", rows, node, None)
 
 
 def sections(schemas_dir):
