@@ -16,7 +16,7 @@ $(STAMP): workflow/envs/requirements.txt
 
 # The whole DAG on the embedded dataset, then the HTML report of its tables and figures.
 # Snakemake finds workflow/Snakefile and applies its workflow profile (workflow/profiles/default).
-# On failure: the one-line error of each failed job (README "When something goes wrong").
+# On failure: the one-line error of each failed job (docs/running.md "When something goes wrong").
 demo: $(STAMP)
 	snakemake --cores $(CORES) || { python workflow/scripts/failed_jobs.py; exit 1; }
 	snakemake --cores $(CORES) --report results/report.html

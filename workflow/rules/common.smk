@@ -57,7 +57,7 @@ def dataset_config(dataset):
         raise WorkflowError(
             f"dataset {dataset!r} is not configured; config `datasets` has: "
             f"{', '.join(sorted(config['datasets']))}. Pick one (--config dataset=NAME) "
-            'or add an entry under `datasets` (README "Datasets").'
+            "or add an entry under `datasets` (docs/data.md)."
         )
     return config["datasets"][dataset]
 

@@ -117,7 +117,7 @@ def explain(error, prefix=""):
         f"invalid config at {key}: {error.message}",
         f"  expected: {_expected(error.schema)}",
         "  Fix it in config/config.yaml or in a file given with --configfile (the keys are documented "
-        "in workflow/schemas/ and the README). Values nested in --config arrive as strings; "
+        "in workflow/schemas/ and config/README.md). Values nested in --config arrive as strings; "
         "numbers there are converted, anything else belongs in a --configfile.",
     ]
     return "\n".join(lines)

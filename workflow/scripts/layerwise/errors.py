@@ -1,6 +1,6 @@
 """Exception types a job can end with, and the CLI wrapper that turns them into one line.
 
-Exit codes (README "When something goes wrong"): 0 success; 1 an unexpected
+Exit codes (docs/running.md "When something goes wrong"): 0 success; 1 an unexpected
 error with a traceback (a bug: please report it); 2 bad input or config
 (``error: ...`` names the file or key and the fix; rerunning without fixing it
 fails again, so the profiles do not retry jobs); 3 a writer that outlived its

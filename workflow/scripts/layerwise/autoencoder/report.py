@@ -82,7 +82,7 @@ def mse_table(residual, dataset):
         mse, mean_image, image_mean = attrs["test_mse"], attrs["test_mse_mean_image"], attrs["test_mse_image_mean"]
         note = ""
         if mse >= mean_image:
-            note = "no better than the mean image: the data leaves the code no room (see README Autoencoder)"
+            note = "no better than the mean image: the data leaves the code no room (see docs/autoencoder.md)"
         rows.append(
             {
                 "dataset": dataset,

@@ -11,7 +11,7 @@ Layer groups (kernel, stride, channels) x blocks, as in the table::
     conv7  3x3, 2, 8             deconv15  [3x3, 3x3], 1, 64  x3
     conv8  [3x3, 3x3], 1, 8  x1  deconv16  3x3, 2, 3
 
-Choices the table leaves open (documented here, see README "Autoencoder"):
+Choices the table leaves open (documented here, see docs/autoencoder.md):
 
 * Normalisation/activation: every convolution except the last is followed by
   BatchNorm and ReLU (bias-free convolutions, since BN has its own shift).
