@@ -89,11 +89,13 @@ def _note(method, svm_mean, chance, data_params=None, runs=()):
         low = min((lv for r in runs for lv in r["recovery"]), default=None)
         if method == "jl" and "patches_per_class" in params and low is not None:
             k, s = params["patches_per_class"], params["patch_size"]
+            top = max(lv for r in runs for lv in r["recovery"])
+            merged = _stats([r["recovery"].get(top, {}).get("embed_nmi") for r in runs])[0]
             nmi = _stats([r["recovery"].get(low, {}).get("assign_nmi") for r in runs])[0]
             text += (f": the random 1x1 projection does not map the k = {k} manifestations of a latent class "
-                     f"together as dlc's trained one does, so a level-{low} patch comes in k^(s^2) = {k ** (s * s)} "
-                     f"forms and the last block's clusters carry no level-{low} class (assignment NMI "
-                     f"{_fmt(nmi, '.3f')})")
+                     f"together as dlc's trained one does (level-{top} embedding NMI {_fmt(merged, '.3f')}), so a "
+                     f"level-{low} patch comes in k^(s^2) = {k ** (s * s)} forms and the last block's clusters "
+                     f"carry no level-{low} class (assignment NMI {_fmt(nmi, '.3f')})")
         return text + why
     return "AT CHANCE: check results/logs/cluster for this method"
 
