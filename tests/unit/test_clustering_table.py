@@ -43,7 +43,7 @@ def test_notes_explain_rows_at_chance_from_data_and_metrics(tmp_path):
     paths = [
         _run(tmp_path, "dlc", 0.95, svm_train_accuracy=1.0, label_share=0.05, label_share_noise=0.009),
         _run(tmp_path, "pixels", 0.09, svm_train_accuracy=1.0, label_share=0.009, label_share_noise=0.009),
-        _run(tmp_path, "cnn-random", 0.11, svm_train_accuracy=1.0, label_share=0.0092, label_share_noise=0.009),
+        _run(tmp_path, "cnn-random", 0.11, svm_train_accuracy=0.62, label_share=0.0092, label_share_noise=0.009),
         _run(tmp_path, "jl", 0.10, svm_train_accuracy=1.0, label_share=0.009, label_share_noise=0.009,
              recovery={1: {"assign_nmi": 0.39, "embed_nmi": 0.011}, 0: {"assign_nmi": 0.004}}),
         _run(tmp_path, "cnn", 0.09, svm_train_accuracy=0.2, steps=500, best_step=100, last_train_loss=1.9),
@@ -52,9 +52,13 @@ def test_notes_explain_rows_at_chance_from_data_and_metrics(tmp_path):
     assert notes["dlc"] == ""
     assert notes["pixels"].startswith("at chance by design: the matched last level")
     assert "label share of their variance 0.92 %, 0.90 % from noise" in notes["cnn-random"]
+    assert notes["cnn-random"].startswith("at chance: the SVM fits 0.62 of the 1800 training images")
     assert "k^(s^2) = 256 forms" in notes["jl"] and "assignment NMI 0.004" in notes["jl"]
     assert "level-1 embedding NMI 0.011" in notes["jl"]
     assert "lowest at step 100" in notes["cnn"] and "fell to 1.90 by step 500" in notes["cnn"]
     # Without a moment-matched last level nothing is "by design": a raw-pixel row at chance is a bug.
     plain = clustering_table("other", paths[1:2], 10, None)["note"][0]
-    assert plain.startswith("at chance: its frozen features") and "by design" not in plain
+    assert plain.startswith("at chance: the SVM fits") and "by design" not in plain
+    # Features whose class means do differ but a row still at chance: nothing explains it.
+    odd = _run(tmp_path, "jl", 0.10, svm_train_accuracy=1.0, label_share=0.05, label_share_noise=0.009)
+    assert clustering_table("synthetic", [odd], 10, MATCHED)["note"][0].startswith("AT CHANCE")

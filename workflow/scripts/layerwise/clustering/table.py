@@ -82,9 +82,9 @@ def _note(method, svm_mean, chance, data_params=None, runs=()):
                 f"{_fmt(steps, '.0f')} steps{why}")
     share = _stats([r.get("label_share") for r in runs])[0]
     noise = _stats([r.get("label_share_noise") for r in runs])[0]
-    if np.isfinite(svm_train) and svm_train >= 0.9:
-        text = (f"at chance: its frozen features separate the {_fmt(fit, '.0f')} training images (SVM train "
-                f"{svm_train:.2f}) but their class means do not differ on test images (label share of their "
+    if np.isfinite(share) and np.isfinite(noise) and share < 2 * noise:
+        text = (f"at chance: the SVM fits {_fmt(svm_train, '.2f')} of the {_fmt(fit, '.0f')} training images, but "
+                f"the class means of the frozen features do not differ on test images (label share of their "
                 f"variance {_fmt(100 * share, '.2f')} %, {_fmt(100 * noise, '.2f')} % from noise alone)")
         low = min((lv for r in runs for lv in r["recovery"]), default=None)
         if method == "jl" and "patches_per_class" in params and low is not None:
