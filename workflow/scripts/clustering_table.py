@@ -5,7 +5,7 @@ import argparse
 from layerwise.clustering.table import clustering_table
 from layerwise.data.store import open_data
 from layerwise.errors import run_cli
-from layerwise.h5io import atomic_path
+from layerwise.h5io import atomic_path, read_params
 
 
 def get_args_parser():
@@ -19,8 +19,9 @@ def get_args_parser():
 
 def main(args):
     with open_data(args.data) as f:
-        num_classes, synthetic = len(f["class_names"]), "latents" in f
-    table = clustering_table(args.dataset, args.inputs, num_classes, synthetic)
+        num_classes = len(f["class_names"])
+        model = read_params(f).get("synthetic") if "latents" in f else None  # the generative model's parameters
+    table = clustering_table(args.dataset, args.inputs, num_classes, model)
     with atomic_path(args.output) as tmp:
         table.to_csv(tmp, index=False, float_format="%.4f")
     print(table.to_string(index=False))

@@ -86,6 +86,23 @@ def _features(body, x, device):
     return dlc.representation(body, x, device).flatten(1)
 
 
+def label_variance_share(features, labels):
+    """Share of the standardised features' total variance between the class means (eta^2), and the share
+    that labels independent of the features give in expectation, (classes - 1) / (n - 1).
+
+    A diagnostic of rows at chance: when the first equals the second, the class means of the features
+    do not differ and a linear head has nothing first-order to read.
+    """
+    f = np.asarray(features, dtype=np.float64).reshape(len(features), -1)
+    f = f - f.mean(0)
+    scale = f.std(0)
+    f = f[:, scale > 0] / scale[scale > 0]
+    labels = np.asarray(labels)
+    classes = np.unique(labels)
+    between = sum((labels == c).sum() * (f[labels == c].mean(0) ** 2).sum() for c in classes)
+    return float(between / max((f**2).sum(), 1e-300)), (len(classes) - 1) / max(len(labels) - 1, 1)
+
+
 def _svm(ftr, ytr, fval, yval, fte, yte, s, device):
     """Linear SVM on standardised features, C picked on validation (first best): its scores."""
     best = None
@@ -149,13 +166,16 @@ def run_variant(data_path, method, head, seed, cfg, device, scratch=None):
         hist = train_early_stopping(full, xfit, yfit, xval, yval, budget, s["seed"], device, scratch, "cnn")
         steps += hist["steps"]
         results.update(train_accuracy=accuracy(full, xfit, yfit, device), val_accuracy=hist["best_val_accuracy"],
-                       test_accuracy=accuracy(full, xte, yte, device))
+                       test_accuracy=accuracy(full, xte, yte, device), best_step=hist["best_step"])
+        if hist["evals"]:  # the last training loss: did it fit the training images while validation did not?
+            results["last_train_loss"] = hist["evals"][-1][1]
         body = torch.nn.Sequential(*list(full)[:2])  # Standardize, trained conv body
     else:  # cnn-random, pixels: a frozen body
         body = baselines.build_baseline(method, head, xfit, classes, s.get("width", 1), s["fc_hidden"], s["seed"])
         body = torch.nn.Sequential(*list(body)[:2])
     ffit, fval, fte = (_features(body, xs, device) for xs in (xfit, xval, xte))
     results["feature_dim"] = int(ffit.shape[1])
+    results["label_share"], results["label_share_noise"] = label_variance_share(fte.numpy(), yte)
     state = {f"body.{k}": v for k, v in body.state_dict().items()}
     if method != "cnn":  # the CNN's head trained end to end with its body
         top, scores, head_steps = _head(ffit, yfit, fval, yval, fte, yte, s, budget, device, scratch)
@@ -177,7 +197,8 @@ def run_variant(data_path, method, head, seed, cfg, device, scratch=None):
 
 
 SCALARS = ("train_accuracy", "val_accuracy", "test_accuracy", "svm_C", "svm_train_accuracy", "svm_val_accuracy",
-           "svm_test_accuracy", "seconds", "steps", "n_fit", "n_val", "feature_dim", "seed")
+           "svm_test_accuracy", "seconds", "steps", "best_step", "last_train_loss", "n_fit", "n_val", "feature_dim",
+           "label_share", "label_share_noise", "seed")
 
 
 def write_variant(path, state, results, params, seed):
