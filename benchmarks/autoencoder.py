@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
-from layerwise.models.residual_ae import ResidualAutoencoder  # noqa: E402
+from layerwise.models.residual_ae import ResidualAutoencoder
 
 
 def get_args_parser():

@@ -20,8 +20,8 @@ import torch.nn.functional as F
 from sklearn.cluster import KMeans
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
-from layerwise.clustering.kmeans import _update, assign, kmeanspp_seed  # noqa: E402
-from layerwise.parsimonious.model import QuickCNN  # noqa: E402
+from layerwise.clustering.kmeans import _update, assign, kmeanspp_seed
+from layerwise.parsimonious.model import QuickCNN
 
 
 def bench_kmeans(n, k, iterations, threads):

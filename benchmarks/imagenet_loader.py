@@ -28,11 +28,11 @@ from torchvision.datasets import ImageFolder
 from torchvision.transforms import v2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
-from layerwise.data.crops import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
-from layerwise.data.imagestore import build_store  # noqa: E402
-from layerwise.data.prepare import prepare  # noqa: E402
-from layerwise.training.sampler import FixedBatchSampler  # noqa: E402
-from layerwise.training.storesource import StoreSource  # noqa: E402
+from layerwise.data.crops import IMAGENET_MEAN, IMAGENET_STD
+from layerwise.data.imagestore import build_store
+from layerwise.data.prepare import prepare
+from layerwise.training.sampler import FixedBatchSampler
+from layerwise.training.storesource import StoreSource
 
 
 def make_tree(root, images, width, height, classes=10, seed=0):
@@ -100,14 +100,14 @@ def best_rates(loaders, passes, sync=False):
             if sync:
                 torch.cuda.synchronize()
             rates = (n / (time.perf_counter() - wall), n / max(1e-9, time.process_time() - cpu))
-            best[name] = tuple(max(a, b) for a, b in zip(best[name], rates))
+            best[name] = tuple(max(a, b) for a, b in zip(best[name], rates, strict=True))
     return best
 
 
 def features_rates(data, workers, n_train):
     """Images/s of the two graph features on the manifest: pixels (side 32) and resae (side 64)."""
-    from layerwise.autoencoder.residual import train_residual_stream
     from layerwise.autoencoder.features import extract_stream
+    from layerwise.autoencoder.residual import train_residual_stream
     from layerwise.data.lowres import low_res_chunks
     from layerwise.graph.features import load_features
 

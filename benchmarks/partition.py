@@ -141,7 +141,7 @@ def phase_same(shape, workdir, commit="6022b79", classes=None):
         start, cpu = time.perf_counter(), time.process_time()
         out[name] = fn(fl, caps, "onthefly")
         out[name + "_s"], out[name + "_cpu"] = time.perf_counter() - start, time.process_time() - cpu
-    same = all(np.array_equal(a, b) for a, b in zip(out["old"].blocks, out["new"].blocks))
+    same = all(np.array_equal(a, b) for a, b in zip(out["old"].blocks, out["new"].blocks, strict=True))
     return {"same": bool(same), "old_s": out["old_s"], "new_s": out["new_s"], "old_cpu": out["old_cpu"],
             "new_cpu": out["new_cpu"], "m": len(caps), "n": fl.n, "evals_old": out["old"].evals,
             "evals_new": out["new"].evals, "queue_old": out["old"].peak_queue, "queue_new": out["new"].peak_queue}
@@ -335,8 +335,8 @@ def main():
                   f"min block {flat['min_value'] / h['min_value']:.3f} (paper memory ratio {234 / 30:.1f})")
             if SUBSET.exists():
                 s = run_phase("slope", shape, workdir)
-                pts = ", ".join(f"{a}:{b:.3f}s/{e / a:.1f}ev" for a, b, e in zip(s["n"], s["seconds"], s["evals"]))
-                eager = ", ".join(f"{a}:{b:.3f}s" for a, b in zip(s["eager_n"], s["eager_seconds"]))
+                pts = ", ".join(f"{a}:{b:.3f}s/{e / a:.1f}ev" for a, b, e in zip(s["n"], s["seconds"], s["evals"], strict=True))
+                eager = ", ".join(f"{a}:{b:.3f}s" for a, b in zip(s["eager_n"], s["eager_seconds"], strict=True))
                 print(f"Figure 5 on the CIFAR-10 subset's pixels ({s['items']} items, dense f_NN, m=20, min of 5, one thread; "
                       f"|V|: seconds/evaluations per item): {pts}\n  non-lazy baseline: {eager} (slope {s['eager_slope']:.2f})"
                       f"\n  slope {s['slope']:.3f} +- {s['slope_se']:.3f} over |V| {min(s['n'])}-{max(s['n'])}   paper 1.345")

@@ -22,9 +22,9 @@ from torch.utils.data import DataLoader
 from torchvision.datasets import ImageFolder
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
-from layerwise.data import synthetic  # noqa: E402
-from layerwise.data.datasets import ManifestDataset, imagenet_transform  # noqa: E402
-from layerwise.data.prepare import prepare  # noqa: E402
+from layerwise.data import synthetic
+from layerwise.data.datasets import ManifestDataset, imagenet_transform
+from layerwise.data.prepare import prepare
 
 
 def synthetic_rate(n):

@@ -10,6 +10,7 @@ import h5py
 import pandas as pd
 import pytest
 import yaml
+
 from conftest import run_snakemake, synthetic_params, write_config
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-from conftest import run_snakemake, synthetic_params, write_config
 
+from conftest import run_snakemake, synthetic_params, write_config
 from layerwise.data import synthetic
 from layerwise.data.store import load_split
 

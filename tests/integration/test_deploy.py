@@ -11,6 +11,7 @@ import shutil
 import pandas as pd
 import pytest
 import yaml
+
 from conftest import REPO, TEST_CONFIG, run_snakemake
 
 pytestmark = pytest.mark.integration

@@ -6,8 +6,9 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import run_snakemake, write_config
 from PIL import Image
+
+from conftest import run_snakemake, write_config
 
 pytestmark = pytest.mark.integration
 

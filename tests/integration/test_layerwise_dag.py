@@ -5,8 +5,9 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import run_snakemake, synthetic_params, write_config
 from PIL import Image
+
+from conftest import run_snakemake, synthetic_params, write_config
 
 pytestmark = pytest.mark.integration
 

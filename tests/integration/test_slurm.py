@@ -109,7 +109,7 @@ def _assert_same_tensors(a, b, where):
             _assert_same_tensors(a[key], b[key], f"{where}/{key}")
     elif isinstance(a, (list, tuple)):
         assert len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b)):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
             _assert_same_tensors(x, y, f"{where}[{i}]")
     else:
         assert a == b, where

@@ -52,7 +52,9 @@ def test_classification_pathway_has_torchvision_vgg_convolutions(arch):
     with torch.device("meta"):  # shapes only: skips initialising VGG's 100M+ parameters
         ours = AugmentedNet(arch=arch, image_size=(32, 32), num_classes=10, batch_norm=True)
         ref = getattr(torchvision.models, arch + "_bn")(weights=None)
-    shapes = lambda m: [tuple(c.weight.shape) for c in m.modules() if isinstance(c, torch.nn.Conv2d)]
+    def shapes(m):
+        return [tuple(c.weight.shape) for c in m.modules() if isinstance(c, torch.nn.Conv2d)]
+
     assert shapes(ours.macro) == shapes(ref.features)
     pools = sum(isinstance(m, torch.nn.MaxPool2d) for m in ref.features.modules())
     assert ours.num_macro == pools == 5
@@ -102,26 +104,26 @@ def test_joint_loss_equals_c_plus_lambda_sum_of_weighted_terms_by_hand(switches,
     logits = net.head(acts[-1])
     c = -sum(torch.log_softmax(logits[b], 0)[y[b]] for b in range(3)) / 3
 
-    def dec(l, a):  # decoder of macro-layer l (1-based) applied to a
-        size = acts[l - 1].shape[-2:]
+    def dec(layer, a):  # decoder of macro-layer `layer` (1-based) applied to a
+        size = acts[layer - 1].shape[-2:]
         if switches == "known":
-            up = F.max_unpool2d(a, idx[l - 1], 2, 2, output_size=size)
+            up = F.max_unpool2d(a, idx[layer - 1], 2, 2, output_size=size)
         else:
             up = torch.zeros(a.shape[:2] + size)
             up[..., ::2, ::2] = a
-        return net.decoders[l - 1].convs(up)
+        return net.decoders[layer - 1].convs(up)
 
     recon = {}
     if mode == "layerwise":
-        for l in range(1, 6):
-            recon[l - 1] = dec(l, acts[l])
+        for layer in range(1, 6):
+            recon[layer - 1] = dec(layer, acts[layer])
     else:
         r = acts[5]
-        for l in range(5, 0, -1):
-            r = dec(l, r)
-            recon[l - 1] = r
+        for layer in range(5, 0, -1):
+            r = dec(layer, r)
+            recon[layer - 1] = r
     levels = [0] if mode == "first" else range(5)
-    u = sum(weights[l] * sum(((recon[l][b] - acts[l][b]) ** 2).sum() for b in range(3)) / 3 for l in levels)
+    u = sum(weights[layer] * sum(((recon[layer][b] - acts[layer][b]) ** 2).sum() for b in range(3)) / 3 for layer in levels)
     assert loss.item() == pytest.approx((c + lam * u).item(), rel=1e-5)
 
 

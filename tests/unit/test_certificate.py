@@ -28,7 +28,7 @@ def test_theorem1_and_certificate_against_enumeration():
         else:
             w = _facility(rng, n)
         fl = FacilityLocation.from_dense(w)
-        opt = enumerate_opt(lambda c: fl.value(c), n, k)
+        opt = enumerate_opt(fl.value, n, k)
         res = min_block_greedy(fl, [k] * m)
         got = res.values.min()
         assert got >= theorem1_factor(m) * opt - 1e-9
@@ -47,7 +47,7 @@ def test_appendix_e_milp_agrees_with_enumeration_facility(n, k, seed):
     rng = np.random.default_rng(seed)
     w = _facility(rng, n)
     fl = FacilityLocation.from_dense(w)
-    opt = enumerate_opt(lambda c: fl.value(c), n, k)
+    opt = enumerate_opt(fl.value, n, k)
     assert milp_opt(w, k) == pytest.approx(opt, rel=1e-5, abs=1e-6)
     assert certificate(fl, [k] * (n // k)) >= opt - 1e-6
 

@@ -26,7 +26,7 @@ def make_cifar10(root, rng, n=6):
     pixels, labels = {}, {}
     for split, files in (("train", [f"data_batch_{i}" for i in range(1, 6)]), ("test", ["test_batch"])):
         parts = [_batch(rng, n, b"labels", 10) for _ in files]
-        for fname, (batch, _, _) in zip(files, parts):
+        for fname, (batch, _, _) in zip(files, parts, strict=True):
             (root / fname).write_bytes(pickle.dumps(batch))
         pixels[split] = np.concatenate([p[1] for p in parts])
         labels[split] = np.concatenate([p[2] for p in parts])

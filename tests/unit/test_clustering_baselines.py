@@ -9,8 +9,8 @@ its features), not hard.
 import numpy as np
 import pytest
 import torch
-from conftest import synthetic_params
 
+from conftest import synthetic_params
 from layerwise.clustering.experiment import run_variant, settings
 from layerwise.clustering.standardize import FeatureStandardizer
 from layerwise.clustering.training import Budget, train_early_stopping, validation_split

@@ -43,7 +43,7 @@ def documented(path, patterns):
     """True if some documented pattern matches ``path``; ``<...>`` parts match any key."""
     for pattern in patterns:
         if len(pattern) == len(path) and all(
-            p == k or (p.startswith("<") and p.endswith(">")) for p, k in zip(pattern, path)
+            p == k or (p.startswith("<") and p.endswith(">")) for p, k in zip(pattern, path, strict=True)
         ):
             return True
     return False

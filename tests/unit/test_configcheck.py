@@ -66,7 +66,8 @@ def test_explain_finds_the_error_behind_a_workflow_error():
             jsonschema.validate(config, {})  # stand-in for Snakemake's validate
             raise next(validator(SCHEMA).iter_errors(config))
         except jsonschema.ValidationError:
-            raise RuntimeError("Error validating config file.")
+            # no `from`: like Snakemake, so explain() must follow the implicit __context__
+            raise RuntimeError("Error validating config file.")  # noqa: B904
     except RuntimeError as err:
         text = explain(err)
     assert text.startswith("invalid config at datasets.synthetic.synthetic: ")

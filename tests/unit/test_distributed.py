@@ -53,8 +53,8 @@ def test_scaled_rank_gradients_average_to_the_global_mean_gradient():
             share = torch.as_tensor(distributed.rank_share(row, r, world))
             summed = torch.nn.functional.cross_entropy(model(x[share]), y[share], reduction="sum")
             per_rank.append(grads(summed * distributed.loss_scale(row, world)))
-        averaged = [torch.stack(g).mean(0) for g in zip(*per_rank)]
-        for a, b in zip(averaged, reference):
+        averaged = [torch.stack(g).mean(0) for g in zip(*per_rank, strict=True)]
+        for a, b in zip(averaged, reference, strict=True):
             torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 

@@ -74,7 +74,7 @@ def test_two_gloo_ranks_equal_one_process(tmp_path):
     script = tmp_path / "train.py"
     script.write_text(TRAIN)
     launch = [sys.executable, str(SCRIPTS / "launch.py")]
-    one = _run(launch + ["--gpus", "1", "--", sys.executable, str(script), str(tmp_path / "one.pt")], tmp_path, 1)
+    _run(launch + ["--gpus", "1", "--", sys.executable, str(script), str(tmp_path / "one.pt")], tmp_path, 1)
     two = _run(launch + ["--gpus", "2", "--", sys.executable, str(script), str(tmp_path / "two.pt")], tmp_path, 2)
     assert "torch.distributed.run --standalone --nproc_per_node=2" in two.stderr
     a = torch.load(tmp_path / "one.pt")

@@ -70,4 +70,4 @@ def test_subproblems_extracted_in_parallel_threads_match_sequential():
     ref = [fl.subproblem(b) for b in blocks]
     with ThreadPoolExecutor(4) as pool:
         got = list(pool.map(fl.subproblem, blocks))
-    assert all(np.array_equal(a.indices, b.indices) and a.ncols == b.ncols for a, b in zip(ref, got))
+    assert all(np.array_equal(a.indices, b.indices) and a.ncols == b.ncols for a, b in zip(ref, got, strict=True))

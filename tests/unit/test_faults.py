@@ -13,8 +13,8 @@ from layerwise.errors import InputError
 from layerwise.training.greedy import train_layer
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_layerwise import config, tiny_dataset  # noqa: E402
-from test_resume import states_equal  # noqa: E402
+from test_layerwise import config, tiny_dataset
+from test_resume import states_equal
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[2]

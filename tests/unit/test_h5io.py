@@ -10,8 +10,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from conftest import synthetic_params
 
+from conftest import synthetic_params
 from layerwise.data import synthetic
 from layerwise.data.datasets import H5ImageDataset
 from layerwise.data.prepare import prepare

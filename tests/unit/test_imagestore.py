@@ -15,8 +15,8 @@ from layerwise.data.prepare import prepare
 from layerwise.errors import InputError
 from layerwise.graph.features import load_features, project_pixels
 from layerwise.training import precision
-from layerwise.training.sampler import FixedBatchSampler
 from layerwise.training.inputs import step_generator
+from layerwise.training.sampler import FixedBatchSampler
 from layerwise.training.storesource import StoreSource, eval_resize
 
 PARAMS = {"short_side": 32, "quality": 90}
@@ -58,7 +58,7 @@ def test_store_holds_every_image_bounded_and_close_to_the_original(manifest, tmp
     assert check_store(store, manifest, PARAMS) == len(paths_of(manifest)) == stats["images"]
     reader = StoreReader(store)
     rows = list(range(stats["images"]))
-    for r, data in zip(rows, reader.read(rows)):
+    for r, data in zip(rows, reader.read(rows), strict=True):
         img = decode_jpeg(data)  # every stored image is an RGB JPEG (grey, CMYK, PNG converted)
         assert img.shape[0] == 3 and min(img.shape[1:]) <= 32
         assert tuple(img.shape[1:]) == (reader.heights[r], reader.widths[r])
@@ -185,7 +185,7 @@ def test_streamed_autoencoder_trains_and_encodes_exactly_as_on_the_views_in_memo
     streamed, hist_s = train_residual_stream(manifest, 16, 0, cfg, None, torch.device("cpu"))
     in_memory, hist_m = train_residual(views.contiguous(), cfg, None, torch.device("cpu"))
     assert hist_s == hist_m
-    for a, b in zip(streamed.state_dict().values(), in_memory.state_dict().values()):
+    for a, b in zip(streamed.state_dict().values(), in_memory.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     codes = extract_stream(streamed, low_res_chunks(manifest, "train", 16, 4, 0), 18)
     np.testing.assert_array_equal(codes, extract(in_memory, views.contiguous(), 4))

@@ -21,7 +21,7 @@ from layerwise.training.schedule import Schedule
 from layerwise.training.tables import table_rows
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_layerwise import config, tiny_dataset  # noqa: E402
+from test_layerwise import config, tiny_dataset
 
 torch.set_num_threads(1)
 CONFIG = yaml.safe_load((Path(__file__).resolve().parents[2] / "config/config.yaml").read_text())

@@ -34,7 +34,7 @@ def test_lazy_and_onthefly_equal_naive_on_random_instances():
         ref_blocks, ref_values = naive_partition(w, caps)
         lazy = min_block_greedy(fl, caps, "lazy")
         otf = min_block_greedy(fl, caps, "onthefly")
-        for a, b, c in zip(ref_blocks, lazy.blocks, otf.blocks):
+        for a, b, c in zip(ref_blocks, lazy.blocks, otf.blocks, strict=True):
             assert np.array_equal(a, b) and np.array_equal(a, c)
         assert np.array_equal(ref_values, lazy.values)
         assert lazy.stop_step == otf.stop_step and lazy.t == otf.t
@@ -78,9 +78,9 @@ def test_hierarchy_is_a_partition_with_balanced_capacities(n, levels, bs):
     np.testing.assert_allclose(result.values, fl.block_values(result.batches), rtol=1e-9)
     assert [s.block_size for s in result.levels] == levels + [bs]
     lazy = hierarchy.partition(fl, levels, bs, "lazy")
-    assert all(np.array_equal(a, b) for a, b in zip(lazy.batches, result.batches))
+    assert all(np.array_equal(a, b) for a, b in zip(lazy.batches, result.batches, strict=True))
     threaded = hierarchy.partition(fl, levels, bs, threads=3)  # parallel calls, same partition
-    assert all(np.array_equal(a, b) for a, b in zip(threaded.batches, result.batches))
+    assert all(np.array_equal(a, b) for a, b in zip(threaded.batches, result.batches, strict=True))
     assert [s.tau for s in threaded.levels] == [s.tau for s in result.levels]
 
 
@@ -239,7 +239,7 @@ def test_per_class_queues_equal_naive_on_many_classes():
         ref_blocks, ref_values = naive_partition(w, caps)
         for method in ("lazy", "onthefly"):
             res = min_block_greedy(fl, caps, method)
-            assert all(np.array_equal(a, b) for a, b in zip(ref_blocks, res.blocks)), method
+            assert all(np.array_equal(a, b) for a, b in zip(ref_blocks, res.blocks, strict=True)), method
             assert np.array_equal(ref_values, res.values)
     assert grouped >= 100  # the per-class path is the one under test
 
@@ -262,7 +262,7 @@ def test_groups_are_the_graph_components():
         _, comp = connected_components(a @ a.T, directed=False)
         group_of, ngroups = groups(fl.indptr, fl.indices, fl.data, fl.ncols, 1)
         assert ngroups == comp.max() + 1
-        pairs = set(zip(group_of.tolist(), comp.tolist()))
+        pairs = set(zip(group_of.tolist(), comp.tolist(), strict=True))
         assert len(pairs) == ngroups  # a bijection between the two labellings
         merged, nm = groups(fl.indptr, fl.indices, fl.data, fl.ncols, 10)
         sizes = np.bincount(merged, minlength=nm)

@@ -13,12 +13,11 @@ import pytest
 import torch
 
 from layerwise.h5io import atomic_h5
-
 from layerwise.training.e2e import train_e2e
 from layerwise.training.greedy import train_layer
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_layerwise import config, tiny_dataset  # noqa: E402
+from test_layerwise import config, tiny_dataset
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[2]

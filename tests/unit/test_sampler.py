@@ -36,7 +36,7 @@ def test_fixed_order_yields_exactly_the_file(tmp_path):
     for epoch in range(2):
         sampler.set_epoch(epoch)
         got = list(sampler)
-        assert len(got) == len(rows) and all(np.array_equal(a, b) for a, b in zip(got, rows))
+        assert len(got) == len(rows) and all(np.array_equal(a, b) for a, b in zip(got, rows, strict=True))
     items = np.concatenate([real_items(r) for r in got])
     assert sorted(items.tolist()) == list(range(23))  # every item once per epoch, none dropped
     assert sizes.tolist() == [5, 5, 5, 4, 4]

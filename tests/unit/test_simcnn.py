@@ -98,7 +98,7 @@ def test_vgg11_forward_equals_torchvision_with_copied_weights():
     theirs = [p for p in ref.parameters()]
     assert [p.shape for p in ours] == [p.shape for p in theirs]
     with torch.no_grad():
-        for a, b in zip(ours, theirs):
+        for a, b in zip(ours, theirs, strict=True):
             b.copy_(a)
     x = torch.randn(2, 3, 32, 32)
     assert torch.allclose(model(x), ref(x), atol=1e-5)

@@ -28,8 +28,8 @@ from layerwise.training.checkpoint import Scratch
 from layerwise.training.loop import TrainingDiverged
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_augmented import CFG as AUG  # noqa: E402
-from test_parsimonious_learning import CFG as PARS  # noqa: E402
+from test_augmented import CFG as AUG
+from test_parsimonious_learning import CFG as PARS
 
 ROOT = Path(__file__).resolve().parents[2]
 

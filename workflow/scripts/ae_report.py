@@ -9,7 +9,6 @@ from layerwise.autoencoder.report import ae_table, curves_figure, mse_table, rec
 from layerwise.errors import InputError, run_cli
 from layerwise.h5io import atomic_path, open_checked
 
-
 MSE_KEYS = ("test_mse", "test_mse_mean_image", "test_mse_image_mean")
 GRAPH_KEYS = ("knn10_agreement", "knn10_agreement_pixels", "knn10_agreement_chance")
 

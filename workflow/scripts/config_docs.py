@@ -240,7 +240,7 @@ def main(argv=None):
             problem = "is missing"
         else:
             old, new = current.splitlines(), text.splitlines()
-            line = next((i for i, (a, b) in enumerate(zip(old, new)) if a != b),
+            line = next((i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b),
                         min(len(old), len(new)))
             problem = f"is out of date with {args.schemas} (first difference at line {line + 1})"
         print(f"error: {args.out}: {problem}. Regenerate it: {REGENERATE}"

@@ -60,7 +60,7 @@ def one_line_error(log):
     except OSError:
         return f"(no log at {log})"
     lines = [part.strip() for line in text.splitlines() for part in line.split("\r") if part.strip()]
-    for pick in (lambda l: l.startswith("error: "), EXCEPTION_LINE.match, lambda l: True):
+    for pick in (lambda text: text.startswith("error: "), EXCEPTION_LINE.match, lambda text: True):
         hits = [line for line in lines if pick(line)]
         if hits:
             return hits[-1]

@@ -7,11 +7,11 @@ import json
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from layerwise.errors import run_cli  # noqa: E402
-from layerwise.h5io import atomic_path  # noqa: E402
-from layerwise.training.tables import orderings, table_rows  # noqa: E402
+from layerwise.errors import run_cli
+from layerwise.h5io import atomic_path
+from layerwise.training.tables import orderings, table_rows
 
 
 def get_args_parser():

@@ -30,8 +30,8 @@ def main(args):
     graph = load_csr(args.graph)
     fl = FacilityLocation.from_graph(graph)
     curve = figures.runtime_curve(fl, fig["sizes"], fig["blocks"], fig["repeats"], fig["seed"], fig["eager_max"])
-    eager = dict(zip(curve["eager_n"], zip(curve["eager_seconds"], curve["eager_evals"])))
-    for n, s, e in zip(curve["n"], curve["seconds"], curve["evals"]):
+    eager = dict(zip(curve["eager_n"], zip(curve["eager_seconds"], curve["eager_evals"], strict=True), strict=True))
+    for n, s, e in zip(curve["n"], curve["seconds"], curve["evals"], strict=True):
         base = f"   non-lazy {eager[n][0]:.4f}s, {eager[n][1]} evaluations" if n in eager else ""
         print(f"Figure 5: |V|={n:>7}  lazy min of {fig['repeats']} runs {s:.4f}s, {e} evaluations ({e / n:.1f} per item){base}")
     ns = curve["n"]

@@ -6,12 +6,12 @@ import argparse
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from layerwise.data.store import open_data  # noqa: E402
-from layerwise.errors import run_cli  # noqa: E402
-from layerwise.h5io import atomic_path  # noqa: E402
+from layerwise.data.store import open_data
+from layerwise.errors import run_cli
+from layerwise.h5io import atomic_path
 
 
 def get_args_parser():

@@ -8,9 +8,9 @@ import torch
 
 from layerwise.device import pick_device
 from layerwise.errors import run_cli
-from layerwise.training.checkpoint import Scratch
 from layerwise.parsimonious.experiment import METHODS, run
 from layerwise.parsimonious.table import write_run
+from layerwise.training.checkpoint import Scratch
 
 
 def get_args_parser():

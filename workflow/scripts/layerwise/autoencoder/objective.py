@@ -23,14 +23,14 @@ def wiring(mode):
 
 def sse_terms(recon, acts):
     """Per-level batch-mean sums of squared errors [U_0, ..., U_{L-1}]."""
-    return [((r - a) ** 2).flatten(1).sum(1).mean() for r, a in zip(recon, acts[: len(recon)])]
+    return [((r - a) ** 2).flatten(1).sum(1).mean() for r, a in zip(recon, acts[: len(recon)], strict=True)]
 
 
 def reconstruction_loss(terms, weights, mode):
     """U of a variant from the per-level terms and loss weights gamma_l."""
     if mode == "first":
         return weights[0] * terms[0]
-    return sum(w * t for w, t in zip(weights, terms))
+    return sum(w * t for w, t in zip(weights, terms, strict=False))
 
 
 def joint_loss(net, x, y, mode, weights, lam):

@@ -74,7 +74,7 @@ def build(name, cfg, train_x, num_classes, init=None):
 
 def _decoder_param_groups(net, lr):
     lrs = lr if isinstance(lr, list) else [lr] * net.num_macro
-    return [{"params": d.parameters(), "lr": r} for d, r in zip(net.decoders, lrs)]
+    return [{"params": d.parameters(), "lr": r} for d, r in zip(net.decoders, lrs, strict=False)]
 
 
 def train_augmented(name, cfg, train, test, num_classes, scratch, device, init=None, val=None):

@@ -5,11 +5,11 @@ import math
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from layerwise.autoencoder.names import DISPLAY  # noqa: E402
+from layerwise.autoencoder.names import DISPLAY
 
 # Paper 002 Table 1 (ImageNet ILSVRC-2012 validation, 16-layer VGGNet, single crop, %),
 # and Figure A-3 (L2 reconstruction loss from pool5, RGB in [0, 1], finetuned models).

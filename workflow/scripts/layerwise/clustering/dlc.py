@@ -156,7 +156,7 @@ def fit_dlc(images, labels, val_images, val_labels, num_classes, cfg, budget, de
         raise ValueError("bias needs one entry per block (or one number for all)")
     net = _frozen(Standardize.fit(images))
     info = []
-    for j, (k, width, bias) in enumerate(zip(cfg["clusters"], cfg["channels"], biases)):
+    for j, (k, width, bias) in enumerate(zip(cfg["clusters"], cfg["channels"], biases, strict=True)):
         seed = cfg["seed"] * 1000 + j
         patches = sample_patches(net, images, cfg["num_patches"], cfg["patch_size"], stride, seed, device)
         km = kmeans(patches, k, seed, iterations=cfg["kmeans_iterations"], cosine=True)

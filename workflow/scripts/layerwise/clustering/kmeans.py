@@ -114,7 +114,8 @@ def _lloyd(x, k, seed, iterations, cosine, tol):
     centers = x[kmeanspp_seed(x, k, rng)].copy()
     labels, dist = assign(x, centers, cosine)
     inertia, it = dist.sum(), 0
-    for it in range(1, iterations + 1):
+    # `it` is read after the loop: the number of iterations run
+    for it in range(1, iterations + 1):  # noqa: B007
         centers = _update(x, labels, k, dist, cosine)
         labels, dist = assign(x, centers, cosine)
         new = dist.sum()

@@ -75,7 +75,7 @@ def read_pickles(directory, kind):
             raise InputError(f"{directory}: missing {', '.join(missing)} (expected {', '.join(layout[split])})")
         pairs = [read_batch(directory / f, layout["labels"]) for f in layout[split]]
         parts[split] = (np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs]))
-    bad = [f"{s}: {int(l.max())}" for s, (_, l) in parts.items() if len(l) and l.max() >= len(names)]
+    bad = [f"{s}: {int(labels.max())}" for s, (_, labels) in parts.items() if len(labels) and labels.max() >= len(names)]
     if bad:
         raise InputError(f"{directory}: labels beyond the {len(names)} classes of {layout['meta']} ({bad})")
     return _join(parts, names)

@@ -112,7 +112,7 @@ def crop_resize_each(images, boxes, size, flip=None):
     """
     out = torch.empty(len(images), 3, size, size, dtype=torch.uint8)
     flips = [False] * len(images) if flip is None else flip.tolist()
-    for i, (im, (top, left, h, w)) in enumerate(zip(images, boxes.round().long().tolist())):
+    for i, (im, (top, left, h, w)) in enumerate(zip(images, boxes.round().long().tolist(), strict=True)):
         crop = im[None, :, top : top + h, left : left + w].contiguous(memory_format=torch.channels_last)
         y = F.interpolate(crop, size=(size, size), mode="bilinear", antialias=True, align_corners=False)[0]
         out[i] = y.flip(-1) if flips[i] else y

@@ -38,7 +38,6 @@ import numpy as np
 from layerwise.data.digits import GLYPH_SYMBOLS, GLYPHS, STROKE_SYMBOLS, digit_classes, digit_patch_sets
 from layerwise.errors import InputError
 
-
 LAST_LEVELS = ("uniform", "antipodal", "matched")
 
 

@@ -83,7 +83,7 @@ class MacroDecoder(nn.Module):
         self.switches = switches
         seq = list(reversed(channels)) + [cin]  # e.g. [256, 256] from 128 -> 256, 256, 128
         layers = []
-        for a, b in zip(seq[:-2], seq[1:-1]):
+        for a, b in zip(seq[:-2], seq[1:-1], strict=True):
             layers += _conv_block(a, b, batch_norm)
         layers.append(nn.Conv2d(seq[-2], seq[-1], 3, padding=1))
         if output_relu:
@@ -135,7 +135,7 @@ class AugmentedNet(nn.Module):
         self.register_buffer("mean", mean.reshape(1, -1, 1, 1).clone())
         self.register_buffer("std", std.reshape(1, -1, 1, 1).clone())
         inputs = [in_channels] + [group[-1] for group in macro[:-1]]
-        self.macro = nn.ModuleList(MacroLayer(cin, group, batch_norm) for cin, group in zip(inputs, macro))
+        self.macro = nn.ModuleList(MacroLayer(cin, group, batch_norm) for cin, group in zip(inputs, macro, strict=True))
         side = (image_size[0] >> self.num_macro) * (image_size[1] >> self.num_macro)
         hidden = max(8, round(512 * width))
         self.head = nn.Sequential(
@@ -147,8 +147,8 @@ class AugmentedNet(nn.Module):
         self.decoders = None
         if switches is not None:
             self.decoders = nn.ModuleList(
-                MacroDecoder(cin, group, batch_norm, switches, output_relu=(l > 0))
-                for l, (cin, group) in enumerate(zip(inputs, macro))
+                MacroDecoder(cin, group, batch_norm, switches, output_relu=(i > 0))
+                for i, (cin, group) in enumerate(zip(inputs, macro, strict=True))
             )
 
     def check_input(self, shape, source="input"):
@@ -193,13 +193,13 @@ class AugmentedNet(nn.Module):
         L = self.num_macro
         recon = [None] * L
         if wiring == "layerwise":
-            for l in range(1, L + 1):
-                recon[l - 1] = self.decoders[l - 1](acts[l], switches[l - 1], acts[l - 1].shape[-2:])
+            for layer in range(1, L + 1):
+                recon[layer - 1] = self.decoders[layer - 1](acts[layer], switches[layer - 1], acts[layer - 1].shape[-2:])
         elif wiring == "stacked":
             h = acts[L]
-            for l in range(L, 0, -1):
-                h = self.decoders[l - 1](h, switches[l - 1], acts[l - 1].shape[-2:])
-                recon[l - 1] = h
+            for layer in range(L, 0, -1):
+                h = self.decoders[layer - 1](h, switches[layer - 1], acts[layer - 1].shape[-2:])
+                recon[layer - 1] = h
         else:
             raise ValueError(f"wiring must be 'stacked' or 'layerwise', got {wiring!r}")
         return recon

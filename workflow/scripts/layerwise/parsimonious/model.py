@@ -31,7 +31,7 @@ class QuickCNN(nn.Module):
         self.ip1 = nn.Linear(64 * size * size, 64)
         self.ip2 = nn.Linear(64, classes)
         self.dropout = dropout
-        self.lambdas = dict(zip(LAYERS, lambdas))
+        self.lambdas = dict(zip(LAYERS, lambdas, strict=True))
         self.regs = nn.ModuleDict()
         if clustering is not None:
             for i, name in enumerate(LAYERS):

@@ -59,7 +59,6 @@ def _note(row, margin=5.0):
 def parsimonious_table(dataset, paths):
     runs = pd.DataFrame([read_run(p) for p in paths])
     rows = []
-    classes = None
     for method, part in runs.groupby("method", sort=False):
         row = {"dataset": dataset, "method": method, "seeds": len(part)}
         for key in ("train_accuracy", "val_accuracy", "test_accuracy", "nmi"):

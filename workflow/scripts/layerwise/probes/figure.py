@@ -3,10 +3,10 @@
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
 
-from layerwise.probes.probe import read_probes  # noqa: E402
+from layerwise.probes.probe import read_probes
 
 TITLES = {"linear": "linear", "cnn1": "CNN-1", "cnn2": "CNN-2", "svm": "linear SVM"}
 
@@ -35,7 +35,7 @@ def plot(frame, dataset, output):
     probes = [p for p in TITLES if p in set(frame["probe"])]
     fig, axes = plt.subplots(1, len(probes), figsize=(3.2 * len(probes), 3), squeeze=False, sharey=True)
     mean = frame.groupby(["group", "probe", "layer"], as_index=False)["test_accuracy"].mean()
-    for ax, probe in zip(axes[0], probes):
+    for ax, probe in zip(axes[0], probes, strict=True):
         for group, part in mean[mean["probe"] == probe].groupby("group"):
             ax.plot(part["layer"], part["test_accuracy"], marker="o", label=group)
         ax.set_title(TITLES[probe])

@@ -59,7 +59,7 @@ def load_batches(path, n_train=None):
     with open_checked(path, STAGE, required=("batches", "sizes", "levels")) as f:
         batches, sizes = f["batches"][()], f["sizes"][()]
     if n_train is not None:
-        flat = np.concatenate([b[:s] for b, s in zip(batches, sizes)]) if len(sizes) else np.zeros(0, np.int64)
+        flat = np.concatenate([b[:s] for b, s in zip(batches, sizes, strict=False)]) if len(sizes) else np.zeros(0, np.int64)
         if len(flat) != n_train or not np.array_equal(np.sort(flat), np.arange(n_train)):
             raise InputError(
                 f"{path}: batches are not a partition of the {n_train} training indices "

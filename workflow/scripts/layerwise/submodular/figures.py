@@ -5,11 +5,11 @@ import time
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from layerwise.submodular.minblock import min_block_greedy  # noqa: E402
-from layerwise.submodular.naive import eager_partition  # noqa: E402
+from layerwise.submodular.minblock import min_block_greedy
+from layerwise.submodular.naive import eager_partition
 
 PAPER_SLOPE = 1.345
 PAPER_TAU = {"CIFAR-100 (r=3)": (103, 3), "ImageNet (r=5)": (106, 5)}
@@ -98,7 +98,7 @@ def queue_traces(fl, n, blocks, seed):
     caps = [n // blocks] * blocks
     lazy = min_block_greedy(sub, caps, "lazy")
     otf = min_block_greedy(sub, caps, "onthefly")
-    same = all(np.array_equal(a, b) for a, b in zip(lazy.blocks, otf.blocks))
+    same = all(np.array_equal(a, b) for a, b in zip(lazy.blocks, otf.blocks, strict=True))
     return n, lazy, otf, same
 
 

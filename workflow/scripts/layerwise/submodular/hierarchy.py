@@ -157,13 +157,13 @@ def partition(fl, levels, batch_size, method="onthefly", threads=1, key="batches
     blocks = [(np.arange(n, dtype=np.int64), 0, len(leaf), None)]
     stats = []
     with ThreadPoolExecutor(max(1, int(threads))) as pool:
-        for k, bounds in zip(sizes, all_bounds):
+        for k, bounds in zip(sizes, all_bounds, strict=True):
             st = LevelStats(block_size=k)
             start = time.perf_counter()
             jobs = []
             for items, l0, l1, value in blocks:
                 cuts = bounds[(bounds >= l0) & (bounds <= l1)]
-                caps = [int(leaf[a:b].sum()) for a, b in zip(cuts[:-1], cuts[1:])]
+                caps = [int(leaf[a:b].sum()) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
                 jobs.append((items, cuts, value, caps))
             # Calls are independent; results are consumed in order, so the partition does not
             # depend on the thread count.
@@ -172,8 +172,8 @@ def partition(fl, levels, batch_size, method="onthefly", threads=1, key="batches
                 for items, _, _, caps in jobs
             ]
             new = []
-            for (items, cuts, value, caps), fut in tqdm(
-                list(zip(jobs, futures)), desc=f"level k={k}", mininterval=5, disable=None, leave=False
+            for (items, cuts, value, _caps), fut in tqdm(
+                list(zip(jobs, futures, strict=True)), desc=f"level k={k}", mininterval=5, disable=None, leave=False
             ):
                 if fut is None:  # one child: nothing to split at this level
                     new.append((items, int(cuts[0]), int(cuts[-1]), fl.value(items) if value is None else value))

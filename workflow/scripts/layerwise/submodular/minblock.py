@@ -40,8 +40,19 @@ import numba
 import numpy as np
 
 from layerwise.submodular.facility import commit, gain
-from layerwise.submodular.queues import (better, group_lists, group_top, groups, heap_pop, heap_push, item, key, pack,
-                                         tree_build, tree_update)
+from layerwise.submodular.queues import (
+    better,
+    group_lists,
+    group_top,
+    groups,
+    heap_pop,
+    heap_push,
+    item,
+    key,
+    pack,
+    tree_build,
+    tree_update,
+)
 
 METHODS = ("lazy", "onthefly")
 # Split queues by group only when a block takes several items of a group: a group's

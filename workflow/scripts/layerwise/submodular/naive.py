@@ -23,7 +23,7 @@ def naive_partition(w, caps):
     blocks = [[] for _ in range(m)]
     taken = np.zeros(n, bool)
     for _ in range(int(caps.sum())):
-        open_values = np.where([len(b) < c for b, c in zip(blocks, caps)], values, np.inf)
+        open_values = np.where([len(b) < c for b, c in zip(blocks, caps, strict=True)], values, np.inf)
         j = int(np.argmin(open_values))
         terms = np.maximum(w - cov[j][:, None], 0.0)
         gains = np.cumsum(terms, axis=0)[-1] if len(terms) else np.zeros(n)

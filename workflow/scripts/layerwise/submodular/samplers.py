@@ -66,10 +66,10 @@ def run_sampler(name, graph, batch_size, levels, method="onthefly", threads=1, d
     if dense_view is not None and graph.approximate:
         start = time.perf_counter()
         dense_vals = dense_block_values(dense_view, owners, len(batches))
-        dense_min = [float(dv[: len(bd) - 1].min()) for dv, bd in zip(dense_vals, bounds)]
+        dense_min = [float(dv[: len(bd) - 1].min()) for dv, bd in zip(dense_vals, bounds, strict=True)]
         log.info("scored under the dense f_NN in %.2fs", time.perf_counter() - start)
     level_dicts = []
-    for st, bd, dmin in zip(stats, bounds, dense_min):
+    for st, bd, dmin in zip(stats, bounds, dense_min, strict=True):
         parts = certificate_parts(fl, hierarchy.level_capacities(leaf, bd))
         bound = min(parts.values())
         d = {k: getattr(st, k) for k in ("block_size", "num_blocks", "calls", "tau", "min_block_value", "peak_queue", "evals")}

@@ -27,8 +27,8 @@ from layerwise.training import checkpoint, precision, pruning
 from layerwise.training.evaluation import pooled, predict, subsample, topk, write_eval
 from layerwise.training.inputs import LayerInputs
 from layerwise.training.memory import step_peak_mb
-from layerwise.training.schedule import Schedule, Step, run_epochs
 from layerwise.training.sampler import make_sampler, real_items
+from layerwise.training.schedule import Schedule, Step, run_epochs
 from layerwise.training.sources import open_source
 
 log = logging.getLogger(__name__)

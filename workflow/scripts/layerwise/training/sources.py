@@ -16,7 +16,6 @@ from layerwise.data.datasets import ManifestDataset, imagenet_transform
 from layerwise.data.store import open_data
 from layerwise.distributed import rank_share
 from layerwise.errors import InputError
-from layerwise.training.storesource import Keys, StoreSource
 from layerwise.training.inputs import (
     AUGMENTS,
     augment,
@@ -24,6 +23,7 @@ from layerwise.training.inputs import (
     normalise,
     step_generator,
 )
+from layerwise.training.storesource import Keys, StoreSource
 
 
 class PixelSource:

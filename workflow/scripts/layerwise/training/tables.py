@@ -86,7 +86,7 @@ def check_trained(run, path, ev):
 def run_summary(eval_paths, run=None):
     """Scores of one run from its layers' eval files (in layer order), plus per-layer curves."""
     evals = [read_eval(p) for p in eval_paths]
-    for path, ev in zip(eval_paths, evals):
+    for path, ev in zip(eval_paths, evals, strict=True):
         check_trained(run or path, path, ev)
     labels = evals[-1]["labels"]
     per_layer, per_layer_ens = [], []
@@ -131,7 +131,7 @@ def table_rows(dataset, table, rows):
         layer_mem = np.mean([r["layer_peak_mem_mb"] for r in runs], axis=0)
         rec["peak_mem_mb_layers"] = ";".join(f"{m:.1f}" for m in layer_mem)
         rec["peak_mem_kind"] = runs[0]["peak_mem_kind"]
-        for s, value in zip(SCORES, paper.get(row["preset"], (None,) * 4)):
+        for s, value in zip(SCORES, paper.get(row["preset"], (None,) * 4), strict=True):
             rec[f"paper_{s}"] = "" if value is None else value
         for s in ("top1", "top1_ens"):
             vals = np.array([r[s] for r in runs])
@@ -154,7 +154,7 @@ def orderings(frame, within=3.0):
     lines = []
     for sampler, part in frame.groupby("sampler", sort=False):
         lw = part[(part["train"] == "layerwise") & (part["model"] == "SimCNN")]
-        by_k = {int(k): float(t) for k, t in zip(lw["k"], lw["top1"])}
+        by_k = {int(k): float(t) for k, t in zip(lw["k"], lw["top1"], strict=True)}
         if {1, 2, 3} <= set(by_k):
             ok = by_k[3] >= by_k[2] >= by_k[1]
             lines.append(f"{sampler}: k=3 >= k=2 >= k=1: {ok} ({by_k[3]:.2f}, {by_k[2]:.2f}, {by_k[1]:.2f})")
