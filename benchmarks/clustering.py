@@ -53,7 +53,10 @@ def bench_regulariser(steps, batch):
     y = torch.randint(0, 10, (batch,))
     reg_cfg = {"clusters": 100, "alpha": 0.9, "reseed_every": 50, "reseed_min": 10}
     times = {}
-    for name, clustering, lambdas in (("none", None, (0, 0, 0, 0)), ("spatial+sample", "spatial", (1e-3, 1e-3, 1e-2, 1e-2))):
+    for name, clustering, lambdas in (
+        ("none", None, (0, 0, 0, 0)),
+        ("spatial+sample", "spatial", (1e-3, 1e-3, 1e-2, 1e-2)),
+    ):
         torch.manual_seed(0)
         model = QuickCNN(3, 32, 10, 0.0, clustering, lambdas, reg_cfg, 0)
         opt = torch.optim.SGD(model.parameters(), lr=0.001, momentum=0.9)

@@ -118,7 +118,10 @@ def main():
     for j, mb in enumerate(per_layer, start=1):
         print(f"layer {j}: {mb:8.1f} MB")
     print(f"end to end: {e2e:8.1f} MB ({kind})")
-    print(f"e2e / worst layer-wise step = {e2e / max(per_layer):.2f}x   (paper 003: ~{PAPER_MEMORY_RATIO:.0f}x GPU memory)")
+    print(
+        f"e2e / worst layer-wise step = {e2e / max(per_layer):.2f}x   (paper 003: ~{PAPER_MEMORY_RATIO:.0f}x GPU "
+        "memory)"
+    )
     if args.demo:
         seconds = demo_time()
         print(f"\n3. make demo DAG: {seconds / 60:.1f} min on 2 cores (target 15 min: {seconds / 900:.2f}x)")

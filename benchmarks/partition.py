@@ -8,7 +8,8 @@ default graph.form auto keeps it dense); ImageNet shape (1000 x 1300, levels
 32768/16384/8192/4096, batch 256 as in paper 003) the kNN graph, since its dense
 blocks (6.4 GiB) exceed graph.dense_budget_mb; its level calls run in 2 threads.
 Figure 5's slope is measured on real features: the shared CIFAR-10 subset's pixels
-(projected as graph.features: pixels does), dense graph, m = 20, min of 5 runs. Every phase runs in a fresh subprocess so its peak RSS
+(projected as graph.features: pixels does), dense graph, m = 20, min of 5 runs.
+Every phase runs in a fresh subprocess so its peak RSS
 (VmHWM) is its own; "extra" memory is the peak minus the RSS after loading the
 inputs. Each line prints our number beside the paper's (16-core machine) and
 ratios against a baseline run in this same command:
@@ -59,7 +60,9 @@ def _features(shape):
     labels = np.repeat(np.arange(classes), per)
     feats = np.empty((classes * per, DIM), np.float32)
     for c in range(classes):  # clusters with a class-specific centre
-        feats[c * per : (c + 1) * per] = rng.standard_normal((per, DIM), dtype=np.float32) + rng.standard_normal(DIM, dtype=np.float32)
+        feats[c * per : (c + 1) * per] = rng.standard_normal((per, DIM), dtype=np.float32) + rng.standard_normal(
+            DIM, dtype=np.float32
+        )
     return feats, labels
 
 
@@ -100,9 +103,17 @@ def phase_partition(shape, workdir, levels, method):
     res = hierarchy.partition(fl, levels, BATCHES[shape], method, threads=THREADS[shape])
     secs, cpu = time.perf_counter() - start, time.process_time() - cpu
     digest = hashlib.sha256(b"".join(np.asarray(b, np.int64).tobytes() + b"|" for b in res.batches)).hexdigest()[:16]
-    return {"seconds": secs, "cpu": cpu, "extra_mb": _rss_mb("VmHWM") - base, "peak_mb": _rss_mb("VmHWM"), "tau": res.tau,
-            "min_value": float(res.values.min()), "peak_queue": max(s.peak_queue for s in res.levels),
-            "level_seconds": [s.seconds for s in res.levels], "sha": digest}
+    return {
+        "seconds": secs,
+        "cpu": cpu,
+        "extra_mb": _rss_mb("VmHWM") - base,
+        "peak_mb": _rss_mb("VmHWM"),
+        "tau": res.tau,
+        "min_value": float(res.values.min()),
+        "peak_queue": max(s.peak_queue for s in res.levels),
+        "level_seconds": [s.seconds for s in res.levels],
+        "sha": digest,
+    }
 
 
 ONE_HEAP = "9c443b7"  # one 8-byte heap per block, before the queues were split by group
@@ -222,7 +233,9 @@ def phase_profile(shape, workdir):
     owner = python_lazy_partition(sub, caps)
     prof.disable()
     slow = time.perf_counter() - start
-    same = all(np.array_equal(np.sort(np.flatnonzero(np.array(owner) == j)), np.sort(b)) for j, b in enumerate(res.blocks))
+    same = all(
+        np.array_equal(np.sort(np.flatnonzero(np.array(owner) == j)), np.sort(b)) for j, b in enumerate(res.blocks)
+    )
     out = io.StringIO()
     pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(6)
     top = [ln for ln in out.getvalue().splitlines() if ln.strip()][-7:]
@@ -298,22 +311,36 @@ def main():
         print(f"\n== {shape} shape: {classes} classes x {per}, d={DIM}, |V|={n}, knn={KNN}, batch {bs}, "
               f"partitioned graph: {FORMS[shape]}")
         g = run_phase("graph", shape, workdir, "knn")
-        print(f"graph knn (faiss exact, 2 threads): {g['seconds']:7.2f} s ({g['cpu']:.0f} CPU s)  extra {g['extra_mb']:7.0f} MB   paper (dense, 16 cores): {PAPER[shape]['graph']}"
-              + ("   target <= 15 s" if shape == "imagenet" else ""))
+        print(
+            f"graph knn (faiss exact, 2 threads): {g['seconds']:7.2f} s ({g['cpu']:.0f} CPU s)  extra "
+            f"{g['extra_mb']:7.0f} MB   paper (dense, 16 cores): {PAPER[shape]['graph']}"
+            + ("   target <= 15 s" if shape == "imagenet" else "")
+        )
         if shape == "cifar100":
             d = run_phase("graph", shape, workdir, "dense")
-            print(f"graph dense (float32):              {d['seconds']:7.2f} s ({d['cpu']:.0f} CPU s)  extra {d['extra_mb']:7.0f} MB   knn/dense time ratio {g['seconds'] / d['seconds']:.2f}")
+            print(
+                f"graph dense (float32):              {d['seconds']:7.2f} s ({d['cpu']:.0f} CPU s)  extra "
+                f"{d['extra_mb']:7.0f} MB   knn/dense time ratio {g['seconds'] / d['seconds']:.2f}"
+            )
         else:
-            print(f"graph dense: not built: {classes * per * per * 4 / 2**30:.1f} GiB of float32 blocks > graph.dense_budget_mb "
-                  "(1 GiB), so graph.form auto makes every class kNN (an approximation; batches files score it under the dense f_NN)")
+            print(
+                f"graph dense: not built: {classes * per * per * 4 / 2**30:.1f} GiB of float32 blocks > "
+                "graph.dense_budget_mb "
+                "(1 GiB), so graph.form auto makes every class kNN (an approximation; batches files score it under the "
+                "dense f_NN)"
+            )
         methods = ("onthefly", "lazy") if shape == "cifar100" else ("onthefly",)
         hier = {m: run_phase("partition", shape, workdir, json.dumps(LEVELS[shape]), m) for m in methods}
         for m, r in hier.items():
             lv = "/".join(f"{x:.1f}" for x in r["level_seconds"])
-            print(f"hierarchical {LEVELS[shape] + [bs]} {m:8} ({THREADS[shape]} threads): {r['seconds']:7.2f} s ({r['cpu']:.0f} CPU s; levels {lv} s)  "
-                  f"extra {r['extra_mb']:6.0f} MB, peak RSS {r['peak_mb']:6.0f} MB  peak queue {r['peak_queue']:>9}  tau {r['tau']}  "
-                  f"partition sha {r['sha']}   paper peak memory: {PAPER[shape]['hier_mem']}"
-                  + ("   target <= 60 s, <= 800 MB" if shape == "imagenet" else ""))
+            print(
+                f"hierarchical {LEVELS[shape] + [bs]} {m:8} ({THREADS[shape]} threads): {r['seconds']:7.2f} s "
+                f"({r['cpu']:.0f} CPU s; levels {lv} s)  "
+                f"extra {r['extra_mb']:6.0f} MB, peak RSS {r['peak_mb']:6.0f} MB  peak queue {r['peak_queue']:>9}  tau "
+                f"{r['tau']}  "
+                f"partition sha {r['sha']}   paper peak memory: {PAPER[shape]['hier_mem']}"
+                + ("   target <= 60 s, <= 800 MB" if shape == "imagenet" else "")
+            )
         if "lazy" in hier:
             print(f"  ratio lazy/on-the-fly: time {hier['lazy']['seconds'] / hier['onthefly']['seconds']:.2f}, "
                   f"peak queue {hier['lazy']['peak_queue'] / hier['onthefly']['peak_queue']:.2f}, same partition: "
@@ -325,26 +352,44 @@ def main():
                   f"{same['old_s']:.2f} s vs {same['new_s']:.2f} s (ratio {same['old_s'] / same['new_s']:.2f}), "
                   f"evaluations {same['evals_old']} vs {same['evals_new']}, same blocks item for item: {same['same']}")
         # baseline in this command: the previous kernel (ImageNet shape: level 1 of 200 classes, m=40)
-        _print_one_heap(run_phase("same", shape, workdir, ONE_HEAP, SHAPES[shape][0] // 5 if shape == "imagenet" else 0))
+        _print_one_heap(
+            run_phase("same", shape, workdir, ONE_HEAP, SHAPES[shape][0] // 5 if shape == "imagenet" else 0)
+        )
         if shape == "cifar100":
             flat = run_phase("partition", shape, workdir, "[]", "onthefly")
-            print(f"flat (Algorithm 3, m={m_flat}):       {flat['seconds']:7.2f} s ({flat['cpu']:.0f} CPU s)  extra {flat['extra_mb']:6.0f} MB, peak RSS {flat['peak_mb']:6.0f} MB  "
-                  f"peak queue {flat['peak_queue']:>9}   paper peak memory: {PAPER[shape]['flat_mem']}")
+            print(
+                f"flat (Algorithm 3, m={m_flat}):       {flat['seconds']:7.2f} s ({flat['cpu']:.0f} CPU s)  extra "
+                f"{flat['extra_mb']:6.0f} MB, peak RSS {flat['peak_mb']:6.0f} MB  "
+                f"peak queue {flat['peak_queue']:>9}   paper peak memory: {PAPER[shape]['flat_mem']}"
+            )
             h = hier["onthefly"]
-            print(f"  ratio flat/hierarchical: time {flat['seconds'] / h['seconds']:.2f}, extra memory {flat['extra_mb'] / max(h['extra_mb'], 1):.1f}, "
-                  f"min block {flat['min_value'] / h['min_value']:.3f} (paper memory ratio {234 / 30:.1f})")
+            print(
+                f"  ratio flat/hierarchical: time {flat['seconds'] / h['seconds']:.2f}, extra memory "
+                f"{flat['extra_mb'] / max(h['extra_mb'], 1):.1f}, "
+                f"min block {flat['min_value'] / h['min_value']:.3f} (paper memory ratio {234 / 30:.1f})"
+            )
             if SUBSET.exists():
                 s = run_phase("slope", shape, workdir)
-                pts = ", ".join(f"{a}:{b:.3f}s/{e / a:.1f}ev" for a, b, e in zip(s["n"], s["seconds"], s["evals"], strict=True))
+                pts = ", ".join(
+                    f"{a}:{b:.3f}s/{e / a:.1f}ev" for a, b, e in zip(s["n"], s["seconds"], s["evals"], strict=True)
+                )
                 eager = ", ".join(f"{a}:{b:.3f}s" for a, b in zip(s["eager_n"], s["eager_seconds"], strict=True))
-                print(f"Figure 5 on the CIFAR-10 subset's pixels ({s['items']} items, dense f_NN, m=20, min of 5, one thread; "
-                      f"|V|: seconds/evaluations per item): {pts}\n  non-lazy baseline: {eager} (slope {s['eager_slope']:.2f})"
-                      f"\n  slope {s['slope']:.3f} +- {s['slope_se']:.3f} over |V| {min(s['n'])}-{max(s['n'])}   paper 1.345")
+                print(
+                    f"Figure 5 on the CIFAR-10 subset's pixels ({s['items']} items, dense f_NN, m=20, min of 5, one "
+                    "thread; "
+                    f"|V|: seconds/evaluations per item): {pts}\n  non-lazy baseline: {eager} (slope "
+                    f"{s['eager_slope']:.2f})"
+                    f"\n  slope {s['slope']:.3f} +- {s['slope_se']:.3f} over |V| {min(s['n'])}-{max(s['n'])}   paper "
+                    "1.345"
+                )
             else:
                 print(f"Figure 5: skipped ({SUBSET} not found)")
             prof = run_phase("profile", shape, workdir)
-            print(f"pure-Python heapq Algorithm 1 vs compiled (|V|=4000, m=20): {prof['python']:.2f} s vs {prof['numba']:.4f} s "
-                  f"= {prof['python'] / prof['numba']:.0f}x, same partition: {prof['same']}")
+            print(
+                f"pure-Python heapq Algorithm 1 vs compiled (|V|=4000, m=20): {prof['python']:.2f} s vs "
+                f"{prof['numba']:.4f} s "
+                f"= {prof['python'] / prof['numba']:.0f}x, same partition: {prof['same']}"
+            )
             print("  cProfile of the Python version (top by own time):\n    " + "\n    ".join(prof["profile"]))
         else:
             gb = m_flat * n * (4 + 8) / 1e9
@@ -352,9 +397,12 @@ def main():
                   f"(m*|V|*(4+8) B), paper: {PAPER[shape]['flat_mem']}")
         print("load:", Path("/proc/loadavg").read_text().strip())
     a = run_phase("apricot", "imagenet", workdir)
-    print(f"\nsingle-block greedy n=1300, k=128, d=256: ours {a['ours']:.4f} s; apricot cold {a['cold']:.3f} s "
-          f"({a['cold'] / a['ours']:.0f}x), apricot with cached kernels {a['warm']:.4f} s ({a['warm'] / a['ours']:.1f}x); "
-          f"f ours {a['f_ours']:.4f} vs apricot {a['f_apricot']:.4f}")
+    print(
+        f"\nsingle-block greedy n=1300, k=128, d=256: ours {a['ours']:.4f} s; apricot cold {a['cold']:.3f} s "
+        f"({a['cold'] / a['ours']:.0f}x), apricot with cached kernels {a['warm']:.4f} s "
+        f"({a['warm'] / a['ours']:.1f}x); "
+        f"f ours {a['f_ours']:.4f} vs apricot {a['f_apricot']:.4f}"
+    )
 
 
 if __name__ == "__main__":

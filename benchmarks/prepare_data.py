@@ -93,7 +93,10 @@ def main():
                 a, b = throughput(ours, args.workers, 64), throughput(ref, args.workers, 64)
             rows.append((a, b))
         best_ours, best_ref = max(r[0] for r in rows), max(r[1] for r in rows)
-        print(f"decode + eval transform, {args.images} JPEGs {args.side}px, {args.workers} workers (best of {args.repeats}):")
+        print(
+            f"decode + eval transform, {args.images} JPEGs {args.side}px, {args.workers} workers (best of "
+            f"{args.repeats}):"
+        )
         print(f"  ours (ManifestDataset)   {best_ours:8.1f} images/s")
         print(f"  torchvision ImageFolder  {best_ref:8.1f} images/s")
         print(f"  ratio ours/ImageFolder   {best_ours / best_ref:8.2f}  (target >= 1.0)")

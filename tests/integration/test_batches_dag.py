@@ -41,7 +41,9 @@ def test_dry_run_lists_every_sampler_and_needs_no_autoencoder(workflow_dir):
     assert "build_graph" in out and "results/tiny/graph/pixels.h5" in out
     assert "autoencoder" not in out
     cfg = _config(workflow_dir, features="ae:resae")
-    proc = run_snakemake(workflow_dir, "-n", "results/tiny/batches/robust-hier.h5", "--configfile", str(cfg), check=False)
+    proc = run_snakemake(
+        workflow_dir, "-n", "results/tiny/batches/robust-hier.h5", "--configfile", str(cfg), check=False
+    )
     assert "results/tiny/autoencoder/resae/features.h5" in proc.stdout + proc.stderr
 
 
@@ -72,7 +74,13 @@ def test_snakemake_builds_batches_and_figures(workflow_dir):
     bad = _config(workflow_dir)
     bad.write_text(bad.read_text().replace("- 64\n", "- 48\n"))
     proc = run_snakemake(
-        workflow_dir, "results/tiny/batches/robust-hier.h5", "--forcerun", "partition_batches", "--configfile", str(bad), check=False
+        workflow_dir,
+        "results/tiny/batches/robust-hier.h5",
+        "--forcerun",
+        "partition_batches",
+        "--configfile",
+        str(bad),
+        check=False,
     )
     log = (workflow_dir / "results/logs/partition_batches/tiny/robust-hier.log").read_text()
     assert proc.returncode != 0 and "batches.datasets.tiny.levels[0]=48 is not a multiple" in log

@@ -47,21 +47,39 @@ def test_imagenet_table3_dry_run_has_one_gpu_job_per_layer_and_run(workflow_dir)
 
 
 def test_tiny_table_is_built_end_to_end(workflow_dir):
-    cfg = write_config(workflow_dir, {
-        "dataset": "tiny",
-        "datasets": {"tiny": {"kind": "synthetic", "synthetic": synthetic_params(n_train=160, n_test=40)}},
-        "graph": {"knn": 5, "projection_dim": 16},
-        "batches": {"batch_size": 32, "levels": [64], "samplers": ["robust-hier"], "random_seeds": [0]},
-        "layerwise": {"seeds": [0], "random_seeds": [0], "samplers": ["robust-hier", "random", "shuffle"], "eval": {"feature_subsample": 20},
-                      "profiles": {"tiny": {
-                          "schedule": {"epochs": 2, "lr": 0.05, "lr_step": 1},
-                          "models": {"simcnn-k2": {"k": 2, "layers": 2, "width": 4, "aux_width": 8,
-                                                   "batchnorm": True},
-                                     "simcnn-e2e": {"train": "e2e", "k": 2, "layers": 2, "width": 4,
-                                                    "aux_width": 8, "batchnorm": True}},
-                          "tables": {"table3": ["simcnn-k2", "simcnn-e2e"]}}}},
-        "probes": {"presets": ["simcnn-k2"]},  # the probe stage reads our presets
-    })
+    cfg = write_config(
+        workflow_dir,
+        {
+            "dataset": "tiny",
+            "datasets": {"tiny": {"kind": "synthetic", "synthetic": synthetic_params(n_train=160, n_test=40)}},
+            "graph": {"knn": 5, "projection_dim": 16},
+            "batches": {"batch_size": 32, "levels": [64], "samplers": ["robust-hier"], "random_seeds": [0]},
+            "layerwise": {
+                "seeds": [0],
+                "random_seeds": [0],
+                "samplers": ["robust-hier", "random", "shuffle"],
+                "eval": {"feature_subsample": 20},
+                "profiles": {
+                    "tiny": {
+                        "schedule": {"epochs": 2, "lr": 0.05, "lr_step": 1},
+                        "models": {
+                            "simcnn-k2": {"k": 2, "layers": 2, "width": 4, "aux_width": 8, "batchnorm": True},
+                            "simcnn-e2e": {
+                                "train": "e2e",
+                                "k": 2,
+                                "layers": 2,
+                                "width": 4,
+                                "aux_width": 8,
+                                "batchnorm": True,
+                            },
+                        },
+                        "tables": {"table3": ["simcnn-k2", "simcnn-e2e"]},
+                    }
+                },
+            },
+            "probes": {"presets": ["simcnn-k2"]},  # the probe stage reads our presets
+        },
+    )
     run_snakemake(workflow_dir, "results/tiny_table3.csv", "--configfile", str(cfg))
     table = pd.read_csv(workflow_dir / "results/tiny_table3.csv")
     assert list(table.columns[:16]) == [

@@ -43,7 +43,9 @@ def test_changed_root_rebuilds_data_h5(workflow_dir):
     rebuilt = run_snakemake(workflow_dir, target, "--configfile", str(cfg))
     assert "Params have changed" in rebuilt.stdout + rebuilt.stderr
     images, labels = load_split(workflow_dir / target, "train")
-    assert len(images) == 7 and any(np.array_equal(img, new) and label == 1 for img, label in zip(images, labels, strict=True))
+    assert len(images) == 7 and any(
+        np.array_equal(img, new) and label == 1 for img, label in zip(images, labels, strict=True)
+    )
 
 
 def test_bad_input_fails_once_and_its_error_is_printed(workflow_dir):

@@ -20,7 +20,12 @@ def bars(n, side=16, seed=0, channels=3):
     steps = np.arange(length)
     for i, y in enumerate(labels):
         r, c = rng.integers(0, side - length, size=2)
-        rows, cols = {0: (r + 0 * steps, c + steps), 1: (r + steps, c + 0 * steps), 2: (r + steps, c + steps), 3: (r + steps, c + length - 1 - steps)}[int(y)]
+        rows, cols = {
+            0: (r + 0 * steps, c + steps),
+            1: (r + steps, c + 0 * steps),
+            2: (r + steps, c + steps),
+            3: (r + steps, c + length - 1 - steps),
+        }[int(y)]
         images[i, rows, cols] = rng.normal(200, 12, size=length)
     images = np.clip(np.rint(images), 0, 255).astype(np.uint8)
     images = np.repeat(images[:, None], channels, axis=1)

@@ -123,7 +123,9 @@ def test_joint_loss_equals_c_plus_lambda_sum_of_weighted_terms_by_hand(switches,
             r = dec(layer, r)
             recon[layer - 1] = r
     levels = [0] if mode == "first" else range(5)
-    u = sum(weights[layer] * sum(((recon[layer][b] - acts[layer][b]) ** 2).sum() for b in range(3)) / 3 for layer in levels)
+    u = sum(
+        weights[layer] * sum(((recon[layer][b] - acts[layer][b]) ** 2).sum() for b in range(3)) / 3 for layer in levels
+    )
     assert loss.item() == pytest.approx((c + lam * u).item(), rel=1e-5)
 
 

@@ -56,7 +56,9 @@ def chain():
         net, _, _ = train_augmented(f"{family}_pretrain", CFG, train, test, CLASSES, None, "cpu", init=start, val=val)
         pre[family] = _saved(net)
     for name in VARIANTS:
-        nets[name], _, _ = train_augmented(name, CFG, train, test, CLASSES, None, "cpu", init=pre[name.split("_")[0]], val=val)
+        nets[name], _, _ = train_augmented(
+            name, CFG, train, test, CLASSES, None, "cpu", init=pre[name.split("_")[0]], val=val
+        )
     return nets, test
 
 

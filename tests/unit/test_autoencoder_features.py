@@ -122,7 +122,10 @@ def test_cli_features_h5_rows_follow_the_training_split(tmp_path):
     data = tmp_path / "data.h5"
     images, train = write_data(data)
     out = tmp_path / "ae" / "model.pt"
-    cfg = '{"width": 0.125, "epochs": 1, "batch_size": 8, "optimizer": "adam", "lr": 0.001, "weight_decay": 0.0, "seed": 0}'
+    cfg = (
+        '{"width": 0.125, "epochs": 1, "batch_size": 8, "optimizer": "adam", "lr": 0.001, '
+        '"weight_decay": 0.0, "seed": 0}'
+    )
     r = run("train_autoencoder.py", "--data", str(data), "--output", str(out), "--params", cfg)
     assert r.returncode == 0, r.stderr
     assert not (out.parent / "model.pt.scratch").exists()  # the library removed its scratch folder
@@ -140,7 +143,10 @@ def test_cli_features_h5_rows_follow_the_training_split(tmp_path):
 def test_cli_bad_image_size_is_one_clear_error(tmp_path):
     data = tmp_path / "data.h5"
     write_data(data, side=27)
-    cfg = '{"width": 0.125, "epochs": 1, "batch_size": 8, "optimizer": "adam", "lr": 0.001, "weight_decay": 0.0, "seed": 0}'
+    cfg = (
+        '{"width": 0.125, "epochs": 1, "batch_size": 8, "optimizer": "adam", "lr": 0.001, '
+        '"weight_decay": 0.0, "seed": 0}'
+    )
     r = run("train_autoencoder.py", "--data", str(data), "--output", str(tmp_path / "m.pt"), "--params", cfg)
     assert r.returncode == 2
     assert "27x27" in r.stderr and "multiples of 16" in r.stderr and "Traceback" not in r.stderr
@@ -171,7 +177,11 @@ def test_no_model_baselines_by_brute_force_and_the_table_flags_a_useless_autoenc
     base = baseline_mses(train, test)
     assert base["mean_image"] == pytest.approx(((te - tr.mean(0)) ** 2).mean())
     assert base["image_mean"] == pytest.approx(((te - te.mean(axis=(2, 3), keepdims=True)) ** 2).mean())
-    attrs = {"test_mse": base["mean_image"] * 1.01, "test_mse_mean_image": base["mean_image"], "test_mse_image_mean": base["image_mean"]}
+    attrs = {
+        "test_mse": base["mean_image"] * 1.01,
+        "test_mse_mean_image": base["mean_image"],
+        "test_mse_image_mean": base["image_mean"],
+    }
     row = mse_table({"resae": attrs}, "d").iloc[0]
     assert row["gain_vs_mean_image"] < 0 and "mean image" in row["note"]
     good = mse_table({"resae": {**attrs, "test_mse": base["mean_image"] / 2}}, "d").iloc[0]

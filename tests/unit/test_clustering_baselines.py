@@ -43,7 +43,9 @@ def learnable(tmp_path_factory):
 @pytest.mark.parametrize("method", ["jl", "cnn", "cnn-random", "dlc"])
 def test_baseline_beats_chance_on_learnable_data(learnable, method):
     _, res, used = run_variant(learnable, method, "linear", 0, CFG, "cpu")
-    print(f"{method}: svm test {res['svm_test_accuracy']:.3f}, head test {res['test_accuracy']:.3f}, steps {res['steps']}")
+    print(
+        f"{method}: svm test {res['svm_test_accuracy']:.3f}, head test {res['test_accuracy']:.3f}, steps {res['steps']}"
+    )
     assert res["svm_test_accuracy"] >= CHANCE + MARGIN
     assert res["test_accuracy"] >= CHANCE + MARGIN
     assert res["n_fit"] + res["n_val"] == 480 and res["n_val"] == 72  # 15 % carved, stratified

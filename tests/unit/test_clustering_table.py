@@ -48,7 +48,13 @@ def test_notes_explain_rows_at_chance_from_data_and_metrics(tmp_path):
              recovery={1: {"assign_nmi": 0.39, "embed_nmi": 0.011}, 0: {"assign_nmi": 0.004}}),
         _run(tmp_path, "cnn", 0.09, svm_train_accuracy=0.2, steps=500, best_step=100, last_train_loss=1.9),
     ]
-    notes = dict(zip(["dlc", "pixels", "cnn-random", "jl", "cnn"], clustering_table("synthetic", paths, 10, MATCHED)["note"], strict=True))
+    notes = dict(
+        zip(
+            ["dlc", "pixels", "cnn-random", "jl", "cnn"],
+            clustering_table("synthetic", paths, 10, MATCHED)["note"],
+            strict=True,
+        )
+    )
     assert notes["dlc"] == ""
     assert notes["pixels"].startswith("at chance by design: the matched last level")
     assert "label share of their variance 0.92 %, 0.90 % from noise" in notes["cnn-random"]

@@ -114,11 +114,15 @@ def test_mixed_graph_and_dense_scoring_of_knn_batches(tmp_path):
         blocks = [np.flatnonzero(owner == b) for b in range(5)]
         # Rows of dense classes are identical; kNN rows are a subset: f_kNN <= f_dense.
         for u in np.flatnonzero(labels != 1):
-            assert np.array_equal(gm.indices[gm.indptr[u] : gm.indptr[u + 1]], gd.indices[gd.indptr[u] : gd.indptr[u + 1]])
+            assert np.array_equal(
+                gm.indices[gm.indptr[u] : gm.indptr[u + 1]], gd.indices[gd.indptr[u] : gd.indptr[u + 1]]
+            )
         assert all(fm.value(b) <= fd.value(b) + 1e-9 for b in blocks)
         got = dense_block_values(DenseView(tmp_path / "m.h5"), [owner, owner % 2], 5)
         np.testing.assert_allclose(got[0], fd.block_values(blocks), rtol=1e-5)
-        np.testing.assert_allclose(got[1][:2], fd.block_values([np.flatnonzero(owner % 2 == b) for b in range(2)]), rtol=1e-5)
+        np.testing.assert_allclose(
+            got[1][:2], fd.block_values([np.flatnonzero(owner % 2 == b) for b in range(2)]), rtol=1e-5
+        )
 
 
 def test_pixel_projection_is_seeded_and_ae_shape_checked(tmp_path):

@@ -193,12 +193,16 @@ def test_greedsat_passes_against_a_naive_reference():
         fl = FacilityLocation.from_dense(w)
         sing = fl.singletons()
         for c in (0.0, float(sing.sum()) / len(caps) / 2, np.inf):
-            block_of, _, values, _, _ = _saturate(fl.indptr, fl.indices, fl.data, fl.ncols, caps, sing, singleton_order(sing), c)
+            block_of, _, values, _, _ = _saturate(
+                fl.indptr, fl.indices, fl.data, fl.ncols, caps, sing, singleton_order(sing), c
+            )
             owner, vals = naive(w, caps, c)
             assert np.array_equal(block_of, owner)
             np.testing.assert_allclose(values, vals, rtol=1e-9)
         ref, _ = naive_partition(w, caps)
-        block_of, _, _, _, _ = _saturate(fl.indptr, fl.indices, fl.data, fl.ncols, caps, sing, singleton_order(sing), 0.0)
+        block_of, _, _, _, _ = _saturate(
+            fl.indptr, fl.indices, fl.data, fl.ncols, caps, sing, singleton_order(sing), 0.0
+        )
         assert all(np.array_equal(np.sort(b), np.sort(np.flatnonzero(block_of == j))) for j, b in enumerate(ref))
         res = greedsat(fl, caps)
         assert sorted(np.concatenate(res.blocks).tolist()) == list(range(len(w)))

@@ -42,7 +42,9 @@ def test_every_patch_lies_in_its_parents_set(channels, last_level):
                          last_level=last_level, grid_offset=3)
     s = synthetic.generate(p)
     # Undo each image's grid offset; the latents are stored unshifted.
-    images = np.stack([np.roll(im, (-dy, -dx), axis=(0, 1)) for im, (dy, dx) in zip(s["images"], s["offsets"], strict=True)])
+    images = np.stack(
+        [np.roll(im, (-dy, -dx), axis=(0, 1)) for im, (dy, dx) in zip(s["images"], s["offsets"], strict=True)]
+    )
     levels = s["latents"] + [images.astype(np.float32)]
     for i, sets in enumerate(s["patch_sets"]):
         parent, child = levels[i], _blocks(levels[i + 1], p["patch_size"])
@@ -101,7 +103,9 @@ def test_last_level_sets_match_moments_and_stay_disjoint(last_level):
 
 def _quadratic_patch_features(sample, s):
     """Products of the pixels inside every s x s patch of the true (un-shifted) grid: a degree-2 model."""
-    imgs = np.stack([np.roll(im, (-dy, -dx), axis=(0, 1)) for im, (dy, dx) in zip(sample["images"], sample["offsets"], strict=True)])
+    imgs = np.stack(
+        [np.roll(im, (-dy, -dx), axis=(0, 1)) for im, (dy, dx) in zip(sample["images"], sample["offsets"], strict=True)]
+    )
     z = (imgs.astype(np.float64) - 127.5) / 127.5
     n, side = len(z), z.shape[1]
     m = side // s
@@ -130,7 +134,9 @@ def test_grid_offsets_shift_each_image_and_are_recorded():
     shifted, plain = synthetic.generate(p), synthetic.generate({**p, "grid_offset": 0})
     off = shifted["offsets"]
     assert off.shape == (120, 2) and set(np.unique(off)) == {0, 1}
-    undone = np.stack([np.roll(im, (-dy, -dx), axis=(0, 1)) for im, (dy, dx) in zip(shifted["images"], off, strict=True)])
+    undone = np.stack(
+        [np.roll(im, (-dy, -dx), axis=(0, 1)) for im, (dy, dx) in zip(shifted["images"], off, strict=True)]
+    )
     assert np.array_equal(undone, plain["images"])  # same draws, only the roll differs
     moved = off.any(1)
     assert moved.mean() > 0.5 and not np.array_equal(shifted["images"][moved], plain["images"][moved])

@@ -152,7 +152,9 @@ def test_a_checkpoint_of_other_inputs_is_not_resumed(tmp_path, monkeypatch, name
 
 @pytest.mark.parametrize("name", TRAINERS)
 def test_a_non_finite_loss_stops_every_trainer_with_one_error(name):
-    with pytest.raises(TrainingDiverged, match=r"non-finite (loss \S+|gradient) at epoch \d+, step \d+, lr 1e\+30") as err:
+    with pytest.raises(
+        TrainingDiverged, match=r"non-finite (loss \S+|gradient) at epoch \d+, step \d+, lr 1e\+30"
+    ) as err:
         TRAINERS[name](None, lr=1e30)
     assert isinstance(err.value, InputError)  # run_cli prints it as one `error:` line
     assert "\n" not in str(err.value)

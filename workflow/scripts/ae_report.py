@@ -37,7 +37,9 @@ def main(args):
         with open_checked(path, STAGE, required=("recon_loss",)) as f:
             residual[Path(path).parent.name] = f["recon_loss"][()]
             if "test_mse" not in f.attrs:
-                raise InputError(f"{path}: no test_mse attribute (built by an older extract_features); delete it and rerun")
+                raise InputError(
+                    f"{path}: no test_mse attribute (built by an older extract_features); delete it and rerun"
+                )
             mse[Path(path).parent.name] = {k: float(f.attrs[k]) for k in MSE_KEYS + GRAPH_KEYS if k in f.attrs}
     mse_rows = mse_table(mse, args.dataset)
     print(mse_rows.to_string(index=False))

@@ -1,4 +1,5 @@
-"""Entry point of rule cluster: one paper-001 Figure-3 run into results/{dataset}/clustering/{method}-{head}-s{seed}.h5."""
+"""Entry point of rule cluster: one paper-001 Figure-3 run into
+results/{dataset}/clustering/{method}-{head}-s{seed}.h5."""
 
 import argparse
 import json
@@ -28,7 +29,9 @@ def main(args):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     torch.set_num_threads(args.threads)
     cfg = json.loads(args.params)
-    scratch = Scratch.of(args.output, {"method": args.method, "head": args.head, "seed": args.seed, "params": cfg}, {"data": args.data})
+    scratch = Scratch.of(
+        args.output, {"method": args.method, "head": args.head, "seed": args.seed, "params": cfg}, {"data": args.data}
+    )
     state, results, used = run_variant(args.data, args.method, args.head, args.seed, cfg, pick_device(), scratch)
     logging.getLogger("cluster").info("settings used: %s", json.dumps(used, sort_keys=True))
     write_variant(args.output, state, results, used, args.seed)

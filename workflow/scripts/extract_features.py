@@ -65,8 +65,12 @@ def main(args):
         # what a graph on these codes sees of the classes, beside one on the raw pixels
         attrs["knn10_agreement"] = neighbour_agreement(feats, labels)
         attrs["knn10_agreement_pixels"] = neighbour_agreement(images.flatten(1).numpy(), labels)
-        attrs["knn10_agreement_chance"] = float((np.bincount(labels.numpy()) / len(labels)) ** 2 @ np.ones(labels.max().item() + 1))
-        logging.info("10-NN label agreement: codes %.4f, pixels %.4f", attrs["knn10_agreement"], attrs["knn10_agreement_pixels"])
+        attrs["knn10_agreement_chance"] = float(
+            (np.bincount(labels.numpy()) / len(labels)) ** 2 @ np.ones(labels.max().item() + 1)
+        )
+        logging.info(
+            "10-NN label agreement: codes %.4f, pixels %.4f", attrs["knn10_agreement"], attrs["knn10_agreement_pixels"]
+        )
     write_features(
         args.output, feats, np.asarray(recon, dtype=np.float64), {**cfg, "model": saved["params"]}, seed, attrs
     )

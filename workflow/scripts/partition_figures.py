@@ -33,7 +33,10 @@ def main(args):
     eager = dict(zip(curve["eager_n"], zip(curve["eager_seconds"], curve["eager_evals"], strict=True), strict=True))
     for n, s, e in zip(curve["n"], curve["seconds"], curve["evals"], strict=True):
         base = f"   non-lazy {eager[n][0]:.4f}s, {eager[n][1]} evaluations" if n in eager else ""
-        print(f"Figure 5: |V|={n:>7}  lazy min of {fig['repeats']} runs {s:.4f}s, {e} evaluations ({e / n:.1f} per item){base}")
+        print(
+            f"Figure 5: |V|={n:>7}  lazy min of {fig['repeats']} runs {s:.4f}s, {e} evaluations ({e / n:.1f} per "
+            f"item){base}"
+        )
     ns = curve["n"]
     print(f"Figure 5: slope {curve['slope']:.3f} +- {curve['slope_se']:.3f} over |V| {ns.min()}-{ns.max()} "
           f"(paper {figures.PAPER_SLOPE}); non-lazy slope {curve['eager_slope']:.3f}")

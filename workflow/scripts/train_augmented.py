@@ -65,8 +65,14 @@ def main(args):
     metrics = evaluate(net, test_x, test_y, device=device)
     # train/val errors beside the test error: overfitting (99 % train, chance test) is visible in the table
     metrics["num_classes"] = len(class_names(args.data))
-    metrics["train_top1_err"] = evaluate(net, train_x[keep[fit]], train_y[keep[fit]], device=device, reconstruct=False)["top1_err"]
-    metrics["val_top1_err"] = evaluate(net, train_x[keep[held]], train_y[keep[held]], device=device, reconstruct=False)["top1_err"] if len(held) else float("nan")
+    metrics["train_top1_err"] = evaluate(net, train_x[keep[fit]], train_y[keep[fit]], device=device, reconstruct=False)[
+        "top1_err"
+    ]
+    metrics["val_top1_err"] = (
+        evaluate(net, train_x[keep[held]], train_y[keep[held]], device=device, reconstruct=False)["top1_err"]
+        if len(held)
+        else float("nan")
+    )
     logging.info("%s on the test split: %s", args.name, metrics)
     shown = test_x[: cfg["show"]]
     recon = reconstructions(net, shown) if net.decoders is not None else None

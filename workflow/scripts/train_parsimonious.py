@@ -29,7 +29,9 @@ def main(args):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     torch.set_num_threads(args.threads)
     cfg = json.loads(args.params)
-    scratch = Scratch.of(args.output, {"kind": args.kind, "method": args.method, "seed": args.seed, "params": cfg}, {"data": args.data})
+    scratch = Scratch.of(
+        args.output, {"kind": args.kind, "method": args.method, "seed": args.seed, "params": cfg}, {"data": args.data}
+    )
     results, used = run(args.data, args.kind, args.method, args.seed, cfg, pick_device(), scratch)
     write_run(args.output, results, used, args.seed)
     scratch.clear()

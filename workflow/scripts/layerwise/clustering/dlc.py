@@ -160,13 +160,27 @@ def fit_dlc(images, labels, val_images, val_labels, num_classes, cfg, budget, de
         seed = cfg["seed"] * 1000 + j
         patches = sample_patches(net, images, cfg["num_patches"], cfg["patch_size"], stride, seed, device)
         km = kmeans(patches, k, seed, iterations=cfg["kmeans_iterations"], cosine=True)
-        log.info("block %d: k-means k=%d on %d patches, inertia %.4g, %d iterations", j + 1, k, len(patches), km.inertia, km.iterations)
+        log.info(
+            "block %d: k-means k=%d on %d patches, inertia %.4g, %d iterations",
+            j + 1,
+            k,
+            len(patches),
+            km.inertia,
+            km.iterations,
+        )
         channels = patches.shape[1] // cfg["patch_size"] ** 2
         centers = km.centers.reshape(k, channels, cfg["patch_size"], cfg["patch_size"])
         cluster = ClusterConv(centers, bias, stride, pool)
         torch.manual_seed(seed)
         embed = jl_projection(k, width, seed) if jl else small_conv1x1(k, width, cfg["init_scale"])
-        block = {"block": j + 1, "k": k, "channels": width, "bias": bias, "inertia": km.inertia, "iterations": km.iterations}
+        block = {
+            "block": j + 1,
+            "k": k,
+            "channels": width,
+            "bias": bias,
+            "inertia": km.inertia,
+            "iterations": km.iterations,
+        }
         with torch.no_grad():
             active = (cluster(net.to("cpu")(images[:64])) > 0).float().mean().item()
         block["active_fraction"] = active  # share of ReLU(cos + b) outputs above zero
@@ -177,7 +191,9 @@ def fit_dlc(images, labels, val_images, val_labels, num_classes, cfg, budget, de
             h_val = representation(nn.Sequential(*net, cluster), val_images, device).half()
             top = nn.Linear(width * h_tr.shape[-2] * h_tr.shape[-1], num_classes)
             trainer = nn.Sequential(AsFloat(), embed, nn.Flatten(), top)
-            hist = train_early_stopping(trainer, h_tr, labels, h_val, val_labels, budget, seed, device, scratch, f"block {j + 1}")
+            hist = train_early_stopping(
+                trainer, h_tr, labels, h_val, val_labels, budget, seed, device, scratch, f"block {j + 1}"
+            )
             block.update(steps=hist["steps"], best_step=hist["best_step"], val_accuracy=hist["best_val_accuracy"])
         net = _frozen(*net, cluster, embed)  # drop the linear layer, freeze the block
         info.append(block)

@@ -221,7 +221,11 @@ def write_variant(path, state, results, params, seed):
 def read_variant(path):
     """``{method, head, metrics..., blocks, recovery: {level: {...}}}`` from a run file."""
     with open_checked(path, STAGE, required=("metrics",)) as f:
-        out = {"method": f.attrs["method"], "head": f.attrs["head"], **{k: float(v) for k, v in f["metrics"].attrs.items()}}
+        out = {
+            "method": f.attrs["method"],
+            "head": f.attrs["head"],
+            **{k: float(v) for k, v in f["metrics"].attrs.items()},
+        }
         out["blocks"] = json.loads(f.attrs["blocks"])
         out["recovery"] = {}
         if "recovery" in f:

@@ -133,6 +133,8 @@ def clustering_table(dataset, paths, num_classes, data_params=None):
         levels = sorted({lv for r in group for lv in r["recovery"]}, reverse=True)
         for level in levels:
             row[f"nmi_level{level}"] = _stats([r["recovery"].get(level, {}).get("embed_nmi") for r in group])[0]
-            row[f"assign_purity_level{level}"] = _stats([r["recovery"].get(level, {}).get("assign_purity") for r in group])[0]
+            row[f"assign_purity_level{level}"] = _stats(
+                [r["recovery"].get(level, {}).get("assign_purity") for r in group]
+            )[0]
         rows.append(row)
     return pd.DataFrame(rows)

@@ -175,7 +175,9 @@ def train_early_stopping(model, inputs, labels, val_inputs, val_labels, budget, 
                 desc=desc, hint="Lower clustering.lr")
     result = fit(task, scratch, desc.replace(" ", "-"), vars(budget) | {"seed": seed})
     h = result.history
-    history["evals"] = list(zip(h.get("step", []), h.get("loss", []), h.get("val_loss", []), h.get("val_accuracy", []), strict=False))
+    history["evals"] = list(
+        zip(h.get("step", []), h.get("loss", []), h.get("val_loss", []), h.get("val_accuracy", []), strict=False)
+    )
     if result.best is not None:
         history.update(best_step=h["step"][result.best], best_val_loss=h["val_loss"][result.best],
                        best_val_accuracy=h["val_accuracy"][result.best])

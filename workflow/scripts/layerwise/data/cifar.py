@@ -35,7 +35,9 @@ def _unpickle(path):
         with open(path, "rb") as fh:
             return pickle.load(fh, encoding="bytes")
     except (OSError, pickle.UnpicklingError, EOFError, ValueError) as err:
-        raise InputError(f"{path}: not a readable CIFAR pickle batch ({err}); replace it with the original file") from None
+        raise InputError(
+            f"{path}: not a readable CIFAR pickle batch ({err}); replace it with the original file"
+        ) from None
 
 
 def read_batch(path, label_key):
@@ -75,7 +77,9 @@ def read_pickles(directory, kind):
             raise InputError(f"{directory}: missing {', '.join(missing)} (expected {', '.join(layout[split])})")
         pairs = [read_batch(directory / f, layout["labels"]) for f in layout[split]]
         parts[split] = (np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs]))
-    bad = [f"{s}: {int(labels.max())}" for s, (_, labels) in parts.items() if len(labels) and labels.max() >= len(names)]
+    bad = [
+        f"{s}: {int(labels.max())}" for s, (_, labels) in parts.items() if len(labels) and labels.max() >= len(names)
+    ]
     if bad:
         raise InputError(f"{directory}: labels beyond the {len(names)} classes of {layout['meta']} ({bad})")
     return _join(parts, names)
@@ -98,7 +102,10 @@ def read_imagefolder(root, key):
         if shape is None:
             shape = arr.shape
         elif arr.shape != shape:
-            raise InputError(f"{Path(root) / rel}: size {arr.shape[:2]} differs from {shape[:2]}; CIFAR-style trees need one image size")
+            raise InputError(
+                f"{Path(root) / rel}: size {arr.shape[:2]} differs from {shape[:2]}; CIFAR-style trees need one image "
+                "size"
+            )
         images.append(arr)
     labels = np.array([label for _, label in items], dtype=np.int64)
     return np.stack(images), labels, classes, {k: np.asarray(v) for k, v in splits.items()}

@@ -23,7 +23,9 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 def imagenet_transform(train, size=224):
     """The standard pipelines: RandomResizedCrop(224)+flip, or Resize(256)+CenterCrop(224) (at ``size``)."""
     resize = round(size * 256 / 224)
-    crop = [v2.RandomResizedCrop(size), v2.RandomHorizontalFlip()] if train else [v2.Resize(resize), v2.CenterCrop(size)]
+    crop = (
+        [v2.RandomResizedCrop(size), v2.RandomHorizontalFlip()] if train else [v2.Resize(resize), v2.CenterCrop(size)]
+    )
     return v2.Compose(
         [v2.PILToTensor(), *crop, v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
     )

@@ -21,7 +21,9 @@ def check_root(name, cfg):
     key = f"datasets.{name}.root"
     root = cfg.get("root")
     if not root:
-        raise InputError(f"{key} is not set. Point it to a local copy holding {LAYOUT_HINT[cfg['kind']]} (nothing is downloaded).")
+        raise InputError(
+            f"{key} is not set. Point it to a local copy holding {LAYOUT_HINT[cfg['kind']]} (nothing is downloaded)."
+        )
     if not Path(root).is_dir():
         raise InputError(f"{key}: {root} is not a directory. Expected it to hold {LAYOUT_HINT[cfg['kind']]}.")
     return Path(root)

@@ -67,9 +67,13 @@ def _check(params):
     if last not in LAST_LEVELS:
         raise InputError(f"{_key('last_level')}: one of {LAST_LEVELS}, not {last!r}")
     if last != "uniform" and k % 2:
-        raise InputError(f"{_key('patches_per_class')}: last_level {last} pairs q with 255 - q, so k must be even, not {k}")
+        raise InputError(
+            f"{_key('patches_per_class')}: last_level {last} pairs q with 255 - q, so k must be even, not {k}"
+        )
     if last == "matched" and k < 4:
-        raise InputError(f"{_key('patches_per_class')}: last_level matched needs k >= 4 (equal second moments), not {k}")
+        raise InputError(
+            f"{_key('patches_per_class')}: last_level matched needs k >= 4 (equal second moments), not {k}"
+        )
     if not 0 <= offset < params["semantic_size"] * s ** len(levels):
         raise InputError(f"{_key('grid_offset')}: between 0 and the image side - 1, not {offset}")
     if params["semantic"] == "digits":

@@ -71,8 +71,12 @@ def write_graph(path, labels, form, arrays, params, seed):
         f.create_dataset("dense/offsets", data=block_offsets)
         indptr, indices, kdata = arrays["knn"]
         f.create_dataset("indptr", data=indptr)
-        f.create_dataset("indices", data=indices, chunks=True if len(indices) else None, compression="lzf" if len(indices) else None)
-        f.create_dataset("data", data=kdata, chunks=True if len(kdata) else None, compression="lzf" if len(kdata) else None)
+        f.create_dataset(
+            "indices", data=indices, chunks=True if len(indices) else None, compression="lzf" if len(indices) else None
+        )
+        f.create_dataset(
+            "data", data=kdata, chunks=True if len(kdata) else None, compression="lzf" if len(kdata) else None
+        )
         if arrays.get("features") is not None:
             feats = np.asarray(arrays["features"], np.float32)[members]  # class by class, contiguous
             f.create_dataset("knn_features", data=feats, chunks=(min(len(feats), 1024), feats.shape[1]))

@@ -194,7 +194,9 @@ class AugmentedNet(nn.Module):
         recon = [None] * L
         if wiring == "layerwise":
             for layer in range(1, L + 1):
-                recon[layer - 1] = self.decoders[layer - 1](acts[layer], switches[layer - 1], acts[layer - 1].shape[-2:])
+                recon[layer - 1] = self.decoders[layer - 1](
+                    acts[layer], switches[layer - 1], acts[layer - 1].shape[-2:]
+                )
         elif wiring == "stacked":
             h = acts[L]
             for layer in range(L, 0, -1):

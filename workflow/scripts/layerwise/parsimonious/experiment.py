@@ -66,7 +66,9 @@ def build(method, cfg, channels, size, classes, seed):
     torch.manual_seed(seed)
     clustering = method if method in ("sample", "spatial", "channel") else None
     dropout = cfg["dropout"] if method == "dropout" else 0.0
-    return QuickCNN(channels, size, classes, dropout, clustering, cfg["lambdas"], cfg, seed, cfg.get("pools", ("max", "avg", "avg")))
+    return QuickCNN(
+        channels, size, classes, dropout, clustering, cfg["lambdas"], cfg, seed, cfg.get("pools", ("max", "avg", "avg"))
+    )
 
 
 def _weight_decay(method, cfg):
@@ -81,7 +83,9 @@ def train(model, std, xtr, ytr, method, cfg, seed, device, scratch=None, val=Non
     ``scratch`` (checkpoint.Scratch) a killed run resumes after its last epoch.
     """
     model.to(device)
-    opt = torch.optim.SGD(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"], weight_decay=_weight_decay(method, cfg))
+    opt = torch.optim.SGD(
+        model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"], weight_decay=_weight_decay(method, cfg)
+    )
     sched = torch.optim.lr_scheduler.StepLR(opt, cfg["lr_step"], cfg["lr_decay"])
     y = torch.as_tensor(ytr)
     bs = cfg["batch_size"]

@@ -18,7 +18,18 @@ POOLS = ("max", "avg", "avg")  # Caffe's cifar10_quick
 
 
 class QuickCNN(nn.Module):
-    def __init__(self, channels, size, classes, dropout=0.0, clustering=None, lambdas=(0, 0, 0, 0), reg_cfg=None, seed=0, pools=POOLS):
+    def __init__(
+        self,
+        channels,
+        size,
+        classes,
+        dropout=0.0,
+        clustering=None,
+        lambdas=(0, 0, 0, 0),
+        reg_cfg=None,
+        seed=0,
+        pools=POOLS,
+    ):
         super().__init__()
         if len(pools) != 3 or any(p not in ("max", "avg") for p in pools):
             raise ValueError(f"pools must be three of 'max'/'avg', got {pools!r}")
@@ -38,7 +49,12 @@ class QuickCNN(nn.Module):
                 if self.lambdas[name] > 0:
                     kind = "sample" if name == "ip1" else clustering
                     self.regs[name] = ClusterRegulariser(
-                        kind, reg_cfg["clusters"], reg_cfg["alpha"], reg_cfg["reseed_every"], reg_cfg["reseed_min"], seed * 10 + i
+                        kind,
+                        reg_cfg["clusters"],
+                        reg_cfg["alpha"],
+                        reg_cfg["reseed_every"],
+                        reg_cfg["reseed_min"],
+                        seed * 10 + i,
                     )
 
     def _reg(self, name, y):

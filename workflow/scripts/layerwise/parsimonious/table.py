@@ -28,7 +28,17 @@ PAPER_TABLE2 = {
 }
 # Paper 004 Table 3 (CIFAR-100, ip1 features, k-means K = 100): NMI mean over 10 runs.
 PAPER_TABLE3 = {"cifar100": {"baseline": 0.4122, "sample": 0.4914}}
-METRICS = ("train_accuracy", "val_accuracy", "test_accuracy", "nmi", "purity", "final_regulariser", "best_epoch", "epochs_run", "num_classes")
+METRICS = (
+    "train_accuracy",
+    "val_accuracy",
+    "test_accuracy",
+    "nmi",
+    "purity",
+    "final_regulariser",
+    "best_epoch",
+    "epochs_run",
+    "num_classes",
+)
 
 
 def write_run(path, results, params, seed):
@@ -41,7 +51,11 @@ def write_run(path, results, params, seed):
 
 def read_run(path):
     with open_checked(path, STAGE) as f:
-        return {"method": str(f.attrs["method"]), **{k: float(f.attrs[k]) for k in METRICS}, "params": json.loads(f.attrs["params"])}
+        return {
+            "method": str(f.attrs["method"]),
+            **{k: float(f.attrs[k]) for k in METRICS},
+            "params": json.loads(f.attrs["params"]),
+        }
 
 
 def _note(row, margin=5.0):

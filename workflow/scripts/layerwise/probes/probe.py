@@ -66,7 +66,9 @@ def run_probes(xtr, ytr, xte, yte, cfg, device):
             str_, ste = (torch.from_numpy(a) for a in _standardize(xtr, xte))
             torch.manual_seed(cfg["seed"] + p)
             net = cnn_probe(p, xtr.shape[1], cfg["cnn_width"], xtr.shape[2] * xtr.shape[3], classes)
-            train_classifier(net, str_, ytr, cfg["epochs"], cfg["lr"], cfg["batch_size"], cfg["seed"] + p, device, desc=name)
+            train_classifier(
+                net, str_, ytr, cfg["epochs"], cfg["lr"], cfg["batch_size"], cfg["seed"] + p, device, desc=name
+            )
             results[name] = (accuracy(net, str_, ytr, device), accuracy(net, ste, yte, device))
     return results
 

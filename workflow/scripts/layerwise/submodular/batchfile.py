@@ -14,7 +14,8 @@ Layout::
               the graph uses kNN classes, else NaN)
 
 attrs: sampler, method, tau, theorem1_factor, theorem2_factor, certificate_bound,
-certificate_ratio, min_block_value, graph_approximate, dense_min_block_value. Wall times go to the log, not the file, so the
+certificate_ratio, min_block_value, graph_approximate, dense_min_block_value. Wall times go
+to the log, not the file, so the
 same config gives a bit-identical file.
 """
 
@@ -27,7 +28,15 @@ STAGE = "partition_batches"
 LEVEL_FIELDS = ("block_size", "num_blocks", "calls", "tau", "min_block_value", "bound", "ratio", "peak_queue", "evals",
                 "bound_topm", "bound_kmin", "bound_lemma2", "min_capacity", "max_capacity", "min_batches",
                 "max_batches", "dense_min_block_value")
-_FLOAT_FIELDS = ("min_block_value", "bound", "ratio", "bound_topm", "bound_kmin", "bound_lemma2", "dense_min_block_value")
+_FLOAT_FIELDS = (
+    "min_block_value",
+    "bound",
+    "ratio",
+    "bound_topm",
+    "bound_kmin",
+    "bound_lemma2",
+    "dense_min_block_value",
+)
 
 
 def pad_batches(batches):
@@ -59,7 +68,11 @@ def load_batches(path, n_train=None):
     with open_checked(path, STAGE, required=("batches", "sizes", "levels")) as f:
         batches, sizes = f["batches"][()], f["sizes"][()]
     if n_train is not None:
-        flat = np.concatenate([b[:s] for b, s in zip(batches, sizes, strict=False)]) if len(sizes) else np.zeros(0, np.int64)
+        flat = (
+            np.concatenate([b[:s] for b, s in zip(batches, sizes, strict=False)])
+            if len(sizes)
+            else np.zeros(0, np.int64)
+        )
         if len(flat) != n_train or not np.array_equal(np.sort(flat), np.arange(n_train)):
             raise InputError(
                 f"{path}: batches are not a partition of the {n_train} training indices "

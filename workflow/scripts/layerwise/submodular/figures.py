@@ -82,7 +82,9 @@ def plot_runtime(path, curve, blocks, source):
         bx.loglog(curve["eager_n"], curve["eager_evals"], "s", label="non-lazy, counted")
     bx.set_xlabel("|V|")
     bx.set_ylabel("gain evaluations")
-    bx.set_title(f"evaluations per item: {curve['evals'][0] / ns[0]:.1f} to {curve['evals'][-1] / ns[-1]:.1f}", fontsize=9)
+    bx.set_title(
+        f"evaluations per item: {curve['evals'][0] / ns[0]:.1f} to {curve['evals'][-1] / ns[-1]:.1f}", fontsize=9
+    )
     bx.legend(fontsize=7)
     fig.suptitle(source, fontsize=8)
     fig.tight_layout()

@@ -72,7 +72,10 @@ def run_sampler(name, graph, batch_size, levels, method="onthefly", threads=1, d
     for st, bd, dmin in zip(stats, bounds, dense_min, strict=True):
         parts = certificate_parts(fl, hierarchy.level_capacities(leaf, bd))
         bound = min(parts.values())
-        d = {k: getattr(st, k) for k in ("block_size", "num_blocks", "calls", "tau", "min_block_value", "peak_queue", "evals")}
+        d = {
+            k: getattr(st, k)
+            for k in ("block_size", "num_blocks", "calls", "tau", "min_block_value", "peak_queue", "evals")
+        }
         caps = hierarchy.level_capacities(leaf, bd)
         d.update(bound=bound, ratio=st.min_block_value / bound if bound > 0 else 1.0,
                  bound_topm=parts["topm"], bound_kmin=parts["kmin"], bound_lemma2=parts["lemma2"],
