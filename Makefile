@@ -25,6 +25,7 @@ report: demo
 
 lint: $(STAMP)
 	snakefmt --check workflow/Snakefile workflow/rules
+	ruff check workflow/scripts benchmarks tests
 	snakemake --lint
 
 test: lint
