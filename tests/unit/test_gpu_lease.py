@@ -63,6 +63,19 @@ def test_device_slots_sources():
         gpu.device_slots({"LAYERWISE_GPU_COUNT": "two"})
 
 
+def test_device_slots_without_a_driver_skip_torch_and_with_one_ask_it(tmp_path, monkeypatch):
+    """No driver path: no device and no torch import (a second per job); a driver: torch counts."""
+    import torch
+
+    monkeypatch.setattr(gpu, "DRIVER_PATHS", (str(tmp_path / "absent"),))
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: pytest.fail("torch asked without a driver"))
+    assert gpu.device_slots({}) == []
+    (tmp_path / "present").mkdir()
+    monkeypatch.setattr(gpu, "DRIVER_PATHS", (str(tmp_path / "absent"), str(tmp_path / "present")))
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert gpu.device_slots({}) == ["0", "1"]
+
+
 def test_more_gpus_than_slots_is_one_clear_error(tmp_path):
     with pytest.raises(InputError, match="gpu=3 but this machine has 2"):
         gpu.acquire(3, ["0", "1"], tmp_path)

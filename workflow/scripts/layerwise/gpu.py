@@ -30,6 +30,9 @@ from pathlib import Path
 from layerwise.errors import InputError
 
 LOCK_DIR = "results/.gpu"
+# A CUDA (NVIDIA) or ROCm device needs its kernel driver, which shows up here.
+DRIVER_PATHS = ("/proc/driver/nvidia/gpus", "/dev/kfd")
+
 log = logging.getLogger(__name__)
 
 
@@ -50,6 +53,8 @@ def device_slots(environ=None):
     visible = env.get("CUDA_VISIBLE_DEVICES")
     if visible is not None:
         return [d.strip() for d in visible.split(",") if d.strip() and d.strip() != "-1"]
+    if not any(os.path.exists(p) for p in DRIVER_PATHS):
+        return []  # no NVIDIA or ROCm driver: torch would count 0 too, after a 1-CPU-s import per job
     import torch  # only here: the import costs seconds and the other cases need no torch
 
     return [str(i) for i in range(torch.cuda.device_count())]

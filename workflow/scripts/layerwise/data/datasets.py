@@ -11,7 +11,6 @@ import h5py
 import numpy as np
 import torch
 from torch.utils.data import Dataset
-from torchvision.transforms import v2
 
 from layerwise.data.imagefolder import load_rgb
 from layerwise.data.store import open_data
@@ -22,6 +21,10 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 def imagenet_transform(train, size=224):
     """The standard pipelines: RandomResizedCrop(224)+flip, or Resize(256)+CenterCrop(224) (at ``size``)."""
+    # imported where used: `import torchvision` pulls in torch._dynamo (~1 CPU-s per job), and the
+    # demo's ~100 jobs on in-memory arrays never need it
+    from torchvision.transforms import v2
+
     resize = round(size * 256 / 224)
     crop = (
         [v2.RandomResizedCrop(size), v2.RandomHorizontalFlip()] if train else [v2.Resize(resize), v2.CenterCrop(size)]

@@ -13,7 +13,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from PIL import Image
-from torchvision.datasets.folder import IMG_EXTENSIONS
 from tqdm import tqdm
 
 from layerwise.errors import InputError
@@ -87,6 +86,10 @@ def scan_split(split_dir):
     classes = sorted(e.name for e in os.scandir(split_dir) if e.is_dir())
     if not classes:
         raise InputError(f"{split_dir}: no class folders; expected {split_dir}/<class>/<image>")
+    # imported where used: `import torchvision` pulls in torch._dynamo (~1 CPU-s per job), and the
+    # demo's ~100 jobs on in-memory arrays never need it
+    from torchvision.datasets.folder import IMG_EXTENSIONS
+
     items = []
     for label, name in enumerate(classes):
         files, foreign = [], []

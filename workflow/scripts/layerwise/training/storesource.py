@@ -20,7 +20,6 @@ import h5py
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
-from torchvision.io import ImageReadMode, decode_jpeg
 
 from layerwise.data import crops
 from layerwise.data.imagestore import StoreReader, check_store
@@ -41,6 +40,10 @@ def decode_crop(data, boxes, flip, size, device=None):
     job (workers pass 4x fewer bytes). A device (the job, normally CUDA): the
     batch is decoded there and cropped by one ``grid_sample``, normalised float.
     """
+    # imported where used: `import torchvision` pulls in torch._dynamo (~1 CPU-s per job), and the
+    # demo's ~100 jobs on in-memory arrays never need it
+    from torchvision.io import ImageReadMode, decode_jpeg
+
     if device is None:
         images = decode_jpeg(data, mode=ImageReadMode.RGB)
         return crops.crop_resize_each(images, boxes, size, flip)
