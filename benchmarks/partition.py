@@ -160,19 +160,13 @@ def phase_same(shape, workdir, commit="6022b79", classes=None):
 
 def phase_slope(shape, workdir):
     """Figure 5 on real features: the CIFAR-10 subset's projected pixels, dense f_NN graph."""
-    import pickle
-
+    from layerwise.data.cifar import pickle_dir, read_pickles
     from layerwise.graph import build, features
     from layerwise.submodular import figures
     from layerwise.submodular.facility import FacilityLocation
 
-    images, labels = [], []
-    for i in range(1, 6):
-        with open(SUBSET / f"data_batch_{i}", "rb") as f:
-            d = pickle.load(f, encoding="bytes")
-        images.append(np.asarray(d[b"data"], np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
-        labels.append(np.asarray(d[b"labels"], np.int64))
-    images, labels = np.concatenate(images), np.concatenate(labels)
+    images, labels, _, splits = read_pickles(pickle_dir(SUBSET, "cifar10"), "cifar10")  # prepare_data's reader
+    images, labels = images[splits["train"]], labels[splits["train"]]
     feats = features.project_pixels(images, DIM, 0)
     fl = FacilityLocation(*build.dense_to_csr(labels, *build.build_dense(feats, labels, "cosine")), ncols=len(labels))
     figures.runtime_curve(fl, [400], 20, 1, 0, 400)  # warm the compiled code
