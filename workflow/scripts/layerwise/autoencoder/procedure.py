@@ -85,7 +85,7 @@ def train_augmented(name, cfg, train, test, num_classes, scratch, device, init=N
     ``val`` None: no early stopping, the last epoch is kept. ``scratch``: the job's
     checkpoint.Scratch (one checkpoint per phase; None: none).
     """
-    init_name, switches, mode, phases = plan(name)
+    _, switches, mode, phases = plan(name)  # the init model comes in as `init`
     train_x, train_y = train
     net = build(name, cfg, train_x, num_classes, init).to(device)
     net.check_input(train_x.shape, "data.h5")
