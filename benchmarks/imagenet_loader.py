@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import h5py
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
@@ -32,7 +33,7 @@ from layerwise.data.crops import IMAGENET_MEAN, IMAGENET_STD
 from layerwise.data.imagestore import build_store
 from layerwise.data.prepare import prepare
 from layerwise.training.sampler import FixedBatchSampler
-from layerwise.training.storesource import StoreSource
+from layerwise.training.storesource import StoreSource, loader_workers
 
 
 def make_tree(root, images, width, height, classes=10, seed=0):
@@ -69,8 +70,18 @@ def imagefolder_passes(train_dir, workers, batch, size):
     return lambda: (x for x, _ in loader)
 
 
+def threads_for(workers, data):
+    """The job threads whose training loader gets ``workers`` DataLoader workers (loader_workers)."""
+    with h5py.File(data, "r") as f:
+        n_train, n_test = len(f["splits/train"]), len(f["splits/test"])
+    threads = 1
+    while loader_workers(threads, n_train, n_test)[0] < workers and threads < 4 * workers + 2:
+        threads += 1
+    return threads
+
+
 def store_passes(data, store, params, workers, batch, size, gpu):
-    src = StoreSource(data, {"path": str(store), **params}, size, seed=0, workers=workers,
+    src = StoreSource(data, {"path": str(store), **params}, size, seed=0, threads=threads_for(workers, data),
                       decode_device="cuda" if gpu else None)
     n = len(src.train_labels)
     order = np.random.default_rng(0).permutation(n)

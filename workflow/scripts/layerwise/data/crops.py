@@ -1,18 +1,16 @@
 """Batched ImageNet crops after decoding: RandomResizedCrop + flip, and the single centre crop.
 
-A per-image Python loop of torchvision transforms cannot keep up with batched
-GPU decoding, so crop boxes are drawn for a whole batch at once (from the
-stored image sizes, before decoding) and applied with one ``grid_sample`` over
-the zero-padded batch. Sampling is bilinear at the same source coordinates as
-``torchvision.transforms.v2.functional.resized_crop(..., antialias=False)``
-(tests compare the two); the store bounds the short side, so crops are never
-shrunk by much and antialiasing matters little.
+Crop boxes are drawn for a whole batch at once (from the stored image sizes,
+before decoding, so workers need no pixels to draw them) and applied image by
+image: on CPU by torchvision's antialiased uint8 kernel (``crop_resize_each``),
+on the GPU by an antialiased float resize of each box into the fixed output
+(``crop_resize``). Both are torchvision's ``resized_crop(..., antialias=True)``
+on the same rounded boxes, so memory never depends on the batch's largest image.
 
 Boxes are float ``(top, left, height, width)`` in pixels. Randomness comes from
 one generator per (seed, epoch, step) with a fixed number of draws per image,
-so a batch is bit-for-bit the same on CPU whatever the worker or resume point (the
-same images batched differently round differently in the last float bit: the
-padded canvas changes grid_sample's coordinate normalisation).
+so a batch is bit-for-bit the same on CPU whatever the worker, resume point or
+chunking.
 """
 
 import math
@@ -71,33 +69,23 @@ def center_boxes(heights, widths, size, resize):
     return torch.stack([(h - side) / 2, (w - side) / 2, side, side], 1)
 
 
-def crop_resize(images, boxes, size, flip=None):
+def crop_resize(images, boxes, size, flip=None, antialias=True):
     """Bilinear ``size`` x ``size`` crops of uint8 images (list of (3, h_i, w_i)) -> float (n, 3, size, size) in [0, 1].
 
-    Source coordinates follow ``F.interpolate(align_corners=False)`` on the crop
-    (clamped to the crop), so an integer box reproduces torchvision's resized_crop.
+    The device path (GPU decoding): each image's box, rounded to whole pixels as
+    torchvision does, is resized on its own straight into the fixed output, so
+    the only transient beyond the result is one box in float32 (never a batch
+    canvas sized by the tallest and the widest image). With ``antialias`` this is
+    ``torchvision.transforms.v2.functional.resized_crop(..., antialias=True)`` on
+    float pixels (tests compare the two). Boxes and flips stay on the host: no
+    transfer, no synchronisation.
     """
-    n = len(images)
-    device = images[0].device
-    hmax = max(int(im.shape[1]) for im in images)
-    wmax = max(int(im.shape[2]) for im in images)
-    batch = torch.zeros(n, 3, hmax, wmax, dtype=torch.float32, device=device)
-    for i, im in enumerate(images):
-        batch[i, :, : im.shape[1], : im.shape[2]] = im
-    boxes = boxes.to(device=device, dtype=torch.float64)
-    top, left, bh, bw = boxes.unbind(1)
-    steps = (torch.arange(size, device=device, dtype=torch.float64) + 0.5) / size
-    ys = top[:, None] + (steps[None, :] * bh[:, None] - 0.5).clamp_min(0)
-    xs = left[:, None] + (steps[None, :] * bw[:, None] - 0.5).clamp_min(0)
-    ys = torch.minimum(ys, (top + bh - 1)[:, None])
-    xs = torch.minimum(xs, (left + bw - 1)[:, None])
-    if flip is not None:
-        xs = torch.where(flip.to(device)[:, None], xs.flip(1), xs)
-    # pixel coordinate p -> grid_sample's normalised coordinate (align_corners=False)
-    gy = ((ys + 0.5) / hmax * 2 - 1).float()
-    gx = ((xs + 0.5) / wmax * 2 - 1).float()
-    grid = torch.stack([gx[:, None, :].expand(n, size, size), gy[:, :, None].expand(n, size, size)], -1)
-    out = F.grid_sample(batch, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    out = torch.empty(len(images), 3, size, size, dtype=torch.float32, device=images[0].device)
+    flips = [False] * len(images) if flip is None else flip.tolist()
+    for i, (im, (top, left, h, w)) in enumerate(zip(images, boxes.round().long().tolist(), strict=True)):
+        crop = im[None, :, top : top + h, left : left + w].float()
+        y = F.interpolate(crop, size=(size, size), mode="bilinear", antialias=antialias, align_corners=False)[0]
+        out[i] = y.flip(-1) if flips[i] else y
     return out.div_(255.0)
 
 
@@ -119,9 +107,19 @@ def crop_resize_each(images, boxes, size, flip=None):
     return out  # uint8: a quarter of the bytes to pass from a worker; normalise() converts
 
 
+_STATS = {}  # (device, scale) -> (mean, 1 / std), made once per device
+
+
+def _stats(device, scale):
+    key = (str(device), scale)
+    if key not in _STATS:
+        mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float32).view(1, 3, 1, 1) * scale
+        inv_std = 1.0 / (torch.tensor(IMAGENET_STD, dtype=torch.float32).view(1, 3, 1, 1) * scale)
+        _STATS[key] = (mean.to(device), inv_std.to(device))
+    return _STATS[key]
+
+
 def normalise(x):
     """uint8 or [0, 1] float (n, 3, H, W) -> standardised with the ImageNet channel statistics."""
-    scale = 255.0 if x.dtype == torch.uint8 else 1.0  # the 1/255 folds into the statistics
-    mean = torch.tensor(IMAGENET_MEAN, device=x.device).view(1, 3, 1, 1) * scale
-    inv_std = 1.0 / (torch.tensor(IMAGENET_STD, device=x.device).view(1, 3, 1, 1) * scale)
+    mean, inv_std = _stats(x.device, 255.0 if x.dtype == torch.uint8 else 1.0)  # 1/255 folds in
     return x.float().sub_(mean).mul_(inv_std)  # in place on a float input (a fresh batch)

@@ -100,7 +100,7 @@ class RunPlan:
         cfg["precision"] = self.lw["precision"]  # auto: bf16 on CUDA, fp32 on CPU
         data = self.config["datasets"][dataset]
         if data["kind"] == "imagenet":
-            cfg["workers"] = int(threads)  # DataLoader workers reading the store or manifest
+            cfg["workers"] = int(threads)  # job threads, split into DataLoader workers (loader_workers)
             cfg["image_size"] = profile["image_size"]  # RandomResizedCrop / centre-crop side
             if data["loader"] == "store":
                 cfg["store"] = {"path": store_path(dataset), **data["store"]}
