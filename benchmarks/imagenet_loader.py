@@ -29,8 +29,8 @@ from torchvision.datasets import ImageFolder
 from torchvision.transforms import v2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
-from layerwise.data.crops import IMAGENET_MEAN, IMAGENET_STD
-from layerwise.data.imagestore import build_store
+from layerwise.data.crops import IMAGENET_MEAN, IMAGENET_STD, crop_resize, random_resized_boxes
+from layerwise.data.imagestore import StoreReader, build_store
 from layerwise.data.prepare import prepare
 from layerwise.training.sampler import FixedBatchSampler
 from layerwise.training.storesource import StoreSource, loader_workers
@@ -115,6 +115,60 @@ def best_rates(loaders, passes, sync=False):
     return best
 
 
+def random_read_rates(store, reads=2000, passes=3):
+    """Images/s of random single-row store reads through HDF5's default 1 MiB chunk cache and
+    without it (``rdcc_nbytes=0``, StoreReader's default); best of ``passes``, turns alternating."""
+    rows = np.random.default_rng(0).integers(0, StoreReader(store).offsets.size - 1, reads)
+    best = {}
+    for _ in range(passes):
+        for name, cache in (("1 MiB cache", 1 << 20), ("no cache", 0)):
+            reader = StoreReader(store, chunk_cache=cache)
+            start = time.perf_counter()
+            for r in rows:
+                reader.read([r])
+            best[name] = max(best.get(name, 0.0), reads / (time.perf_counter() - start))
+    return best
+
+
+def upsampling_shares(sizes, short_sides, size=224, draws=20_000):
+    """Share of RandomResizedCrop(``size``) draws that upsample, per store short side.
+
+    ``sizes``: (h, w) of the original images; each is stored as build_store does
+    (short side bounded to S) and ``draws`` boxes are drawn per image size with
+    the training box function. A crop upsamples when its box is smaller than
+    ``size`` on an axis ("any") or in area ("area"). ``None`` = the originals.
+    """
+    out = {}
+    g = torch.Generator().manual_seed(0)
+    sizes = np.asarray(sizes)
+    picks = sizes[np.random.default_rng(0).integers(0, len(sizes), draws)]
+    for side in short_sides:
+        h, w = picks[:, 0].astype(float), picks[:, 1].astype(float)
+        if side is not None:
+            scale = np.minimum(1.0, side / np.minimum(h, w))
+            h, w = np.maximum(1, np.round(h * scale)), np.maximum(1, np.round(w * scale))
+        boxes, _ = random_resized_boxes(h, w, g)
+        bh, bw = boxes[:, 2], boxes[:, 3]
+        out[side] = (float(((bh < size) | (bw < size)).double().mean()), float((bh * bw < size * size).double().mean()))
+    return out
+
+
+def antialias_cost(images, size, device, batch=64, passes=3):
+    """Seconds per batch of the device crop (crops.crop_resize) with and without antialiasing."""
+    ims = [im.to(device) for im in images[:batch]]
+    boxes, flip = random_resized_boxes([i.shape[1] for i in ims], [i.shape[2] for i in ims],
+                                       torch.Generator().manual_seed(0))
+    best = {}
+    for _ in range(passes):
+        for aa in (False, True):
+            start = time.perf_counter()
+            crop_resize(ims, boxes, size, flip, antialias=aa)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            best[aa] = min(best.get(aa, 1e9), time.perf_counter() - start)
+    return best
+
+
 def features_rates(data, workers, n_train):
     """Images/s of the two graph features on the manifest: pixels (side 32) and resae (side 64)."""
     from layerwise.autoencoder.features import extract_stream
@@ -161,6 +215,11 @@ def main():
     p.add_argument("--quality", type=int, default=90, help="store JPEG quality")
     p.add_argument("--passes", type=int, default=2, help="passes per loader (best is printed)")
     p.add_argument("--features", action="store_true", help="also time the graph features and graph")
+    p.add_argument("--random-reads", action="store_true",
+                   help="also time random single-image store reads with and without HDF5's chunk cache")
+    p.add_argument("--upsampling", action="store_true",
+                   help="also print the share of upsampling crops per store short side and the antialias cost")
+    p.add_argument("--no-folder", action="store_true", help="skip the ImageFolder baseline (store rates only)")
     args = p.parse_args()
     torch.set_num_threads(1)
     print(f"machine: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, "
@@ -181,22 +240,55 @@ def main():
               f"(short side {args.short_side}, q{args.quality}) {stats['bytes_per_image'] / 1024:.1f} KiB/image "
               f"({stats['bytes_per_image'] / tree_bytes:.2f}x); store built at {build:.0f} images/s "
               f"with {args.workers} threads")
-        rates = best_rates({
-            "folder": imagefolder_passes(root / "train", args.workers, args.batch, args.size),
-            "store": store_passes(data, store, params, args.workers, args.batch, args.size, gpu=False),
-        }, args.passes)
-        (folder, folder_cpu), (cpu, cpu_cpu) = rates["folder"], rates["store"]
+        loaders = {"store": store_passes(data, store, params, args.workers, args.batch, args.size, gpu=False)}
+        if not args.no_folder:
+            loaders["folder"] = imagefolder_passes(root / "train", args.workers, args.batch, args.size)
+        rates = best_rates(loaders, args.passes)
+        cpu, cpu_cpu = rates["store"]
         print(f"training images/s, {args.workers} workers, batch {args.batch}, crop {args.size}:")
-        print(f"  ImageFolder + PIL (RandomResizedCrop+flip)   {folder:8.0f}   1.00x")
-        print(f"  store, CPU decode                            {cpu:8.0f}   {cpu / folder:.2f}x  (target >= 3x)")
-        if args.workers == 0:  # everything runs in this process: CPU time is load-independent
-            print(f"  per CPU second: ImageFolder {folder_cpu:.0f}, store {cpu_cpu:.0f} images "
-                  f"({cpu_cpu / folder_cpu:.2f}x)")
+        if not args.no_folder:
+            folder, folder_cpu = rates["folder"]
+            print(f"  ImageFolder + PIL (RandomResizedCrop+flip)   {folder:8.0f}   1.00x")
+            print(f"  store, CPU decode                            {cpu:8.0f}   {cpu / folder:.2f}x  (target >= 3x)")
+            if args.workers == 0:  # everything runs in this process: CPU time is load-independent
+                print(f"  per CPU second: ImageFolder {folder_cpu:.0f}, store {cpu_cpu:.0f} images "
+                      f"({cpu_cpu / folder_cpu:.2f}x)")
+        else:
+            print(f"  store, CPU decode                            {cpu:8.0f}")
+        print(f"RESULT store_cpu_images_per_s={cpu:.0f}")
         if torch.cuda.is_available():
             gpu = best_rates({"gpu": store_passes(data, store, params, args.workers, args.batch,
                                                   args.size, gpu=True)}, args.passes, sync=True)["gpu"][0]
-            print(f"  store, GPU decode + GPU crop                 {gpu:8.0f}   {gpu / folder:.2f}x  "
+            print(f"  store, GPU decode + GPU crop                 {gpu:8.0f}   {gpu / cpu:.2f}x of CPU decode  "
                   "(target >= 7,500/s per GPU)")
+            print(f"RESULT store_gpu_images_per_s={gpu:.0f}")
+        if args.random_reads:
+            reads = random_read_rates(store)
+            cached, direct = reads["1 MiB cache"], reads["no cache"]
+            print(f"random single-image store reads (warm page cache): HDF5 1 MiB chunk cache {cached:.0f}/s, "
+                  f"rdcc_nbytes=0 {direct:.0f}/s ({direct / cached:.2f}x)")
+        if args.upsampling:
+            with h5py.File(data, "r") as f:
+                paths = [root / p.decode() for p in f["paths"][f["splits/train"][()]]]
+            sizes = [Image.open(q).size[::-1] for q in paths]
+            sides = [None, 256, 288, 320, 352, 384]
+            shares = upsampling_shares(sizes, sides, args.size)
+            print(f"RandomResizedCrop({args.size}) draws that upsample, on {len(sizes)} training images "
+                  f"of original size {sorted(set(sizes))[:3]}{' ...' if len(set(sizes)) > 3 else ''}:")
+            for side in sides:
+                name = "original images" if side is None else f"store short side {side}"
+                extra = " (default)" if side == args.short_side else ""
+                print(f"  {name:24s} smaller than {args.size} on an axis {shares[side][0]:6.1%}, "
+                      f"in area {shares[side][1]:6.1%}{extra}")
+            from torchvision.io import ImageReadMode, decode_jpeg
+
+            reader = StoreReader(store)
+            images = [decode_jpeg(d, mode=ImageReadMode.RGB) for d in reader.read(range(min(64, stats["images"])))]
+            devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+            for device in devices:
+                cost = antialias_cost(images, args.size, device)
+                print(f"  device crop of {len(images)} images on {device.type}: antialias off "
+                      f"{cost[False] * 1e3:.1f} ms, on {cost[True] * 1e3:.1f} ms ({cost[True] / cost[False]:.2f}x)")
         if args.features:
             n_train = len(list((root / "train").rglob("*.JPEG")))
             pixels, ae_epoch, ae_encode = features_rates(data, args.workers, n_train)
