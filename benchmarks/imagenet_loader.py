@@ -211,7 +211,7 @@ def main():
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--size", type=int, default=224, help="training crop side")
-    p.add_argument("--short-side", type=int, default=256, help="store short side")
+    p.add_argument("--short-side", type=int, default=320, help="store short side (the config's default)")
     p.add_argument("--quality", type=int, default=90, help="store JPEG quality")
     p.add_argument("--passes", type=int, default=2, help="passes per loader (best is printed)")
     p.add_argument("--features", action="store_true", help="also time the graph features and graph")
