@@ -38,6 +38,8 @@ class Prefetcher:
         return False
 
     def _run(self, items, finish):
+        if self._device is not None:  # the current device is per thread: the job's, not device 0
+            torch.cuda.set_device(self._device)
         try:
             for item in items:
                 if self._stream is None:
