@@ -140,3 +140,14 @@ def test_cpu_path_equals_torchvision_antialiased_resized_crop():
         ref = TF.resized_crop(im, top, left, h, w, [24, 24], antialias=True)
         ref = ref.flip(-1) if flip[i] else ref
         assert (out[i].int() - ref.int()).abs().max() <= 1  # uint8 kernels may round differently
+
+
+def test_device_and_worker_paths_give_the_same_crops_up_to_uint8_rounding():
+    # the GPU path (float result) and the CPU workers' path (uint8 result) run the same
+    # antialiased resize on the same rounded boxes: they differ by the final rounding only
+    ims = images(2)
+    boxes, flip = crops.random_resized_boxes([i.shape[1] for i in ims], [i.shape[2] for i in ims],
+                                             torch.Generator().manual_seed(9))
+    device = crops.crop_resize(ims, boxes, 24, flip)
+    worker = crops.crop_resize_each(ims, boxes, 24, flip).float() / 255
+    assert (device - worker).abs().max() <= 1.01 / 255

@@ -62,8 +62,9 @@ def test_cpu_smoke_run_goes_end_to_end(tmp_path):
     # every stage of the script on tiny sizes: tests, gpu_step (no CUDA: a note), the store
     # loader, prepare_data + a real train_layer job, and the summary table; with the stand-ins
     # of PyYAML and tqdm (benchmarks/minimal_env), as on a machine without them
+    env = {**os.environ, "PYTHON": sys.executable, "MINIMAL_ENV": "1"}
     run = subprocess.run(["bash", "benchmarks/gpu_acceptance.sh", str(SUBSET), "--cpu-smoke", "--out", str(tmp_path)],
-                         cwd=REPO, capture_output=True, text=True, env={**os.environ, "PYTHON": sys.executable, "MINIMAL_ENV": "1"})
+                         cwd=REPO, capture_output=True, text=True, env=env)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "== GPU acceptance summary ==" in run.stdout and "minimal_env/yaml.py" in run.stdout
     assert "train_layer.py cifar10 simcnn-k3 layer 1, 1 epoch" in run.stdout
