@@ -95,7 +95,7 @@ def test_table_note_names_the_ensemble_and_paper_numbers_only_beside_shuffle(tmp
         assert "extension" in row["note"]
     assert all("ensemble of probabilities" in n for n in frame["note"])
     assert frame["top1_ens"].iloc[0] == pytest.approx(top1(np_ensemble(LOGITS, "probabilities")))
-    assert list(curves[0][3]) == pytest.approx([top1(np_ensemble(LOGITS[:j], "probabilities")) for j in (1, 2, 3)])
+    assert list(curves[0][4]) == pytest.approx([top1(np_ensemble(LOGITS[:j], "probabilities")) for j in (1, 2, 3)])
 
 
 def imagenet_plan():
@@ -135,3 +135,22 @@ def test_reuse_from_a_different_architecture_is_refused():
     config["layerwise"]["profiles"]["imagenet"]["models"]["simcnn-k3-mf512"]["width"] = 64
     with pytest.raises(InputError, match=r"reuse_layers_from.*differs in \['width'\]"):
         RunPlan(config).table_inputs("imagenet", "table1")
+
+
+def test_accuracy_figure_one_panel_per_preset_integer_ticks():
+    import matplotlib.pyplot as plt
+    from layerwise_table import figure
+
+    presets = ["simcnn-k1", "simcnn-k2", "simcnn-k3", "vgg11-k3", "vgg11-e2e"]
+    curves = [(p, s, [8] if p.endswith("e2e") else [1, 2, 3], [50.0] if p.endswith("e2e") else [10.0, 20.0, 30.0],
+               [50.0] if p.endswith("e2e") else [11.0, 21.0, 31.0])
+              for p in presets for s in ("shuffle", "robust-hier", "random")]
+    fig = figure(curves, "t")
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in panels] == presets
+    fig.canvas.draw()
+    for ax in panels:
+        colours = {line.get_label(): line.get_color() for line in ax.lines if not line.get_label().startswith("_")}
+        assert set(colours) == {"shuffle", "robust-hier", "random"} and len(set(colours.values())) == 3
+        assert all(float(t).is_integer() for t in ax.get_xticks())
+    plt.close(fig)

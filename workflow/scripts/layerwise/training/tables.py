@@ -139,8 +139,9 @@ def row_note(dataset, table, row, kind, scope):
 
 
 def table_rows(dataset, table, rows):
-    """DataFrame of a table; ``rows`` as built by the rule (preset, sampler, model, runs, and
-    optionally ensemble: logits | probabilities, reused: the note of a row that reuses layers)."""
+    """DataFrame of a table and the figure's curves (preset, sampler, layers, z_j top-1, ensemble
+    top-1); ``rows`` as built by the rule (preset, sampler, model, runs, and optionally
+    ensemble: logits | probabilities, reused: the note of a row that reuses layers)."""
     paper = PAPER.get((dataset, table), {})
     records, curves = [], []
     for row in rows:
@@ -174,7 +175,7 @@ def table_rows(dataset, table, rows):
         rec["note"] = row_note(dataset, table, row, kind, rec["scope"])
         rec["preset"] = row["preset"]
         records.append(rec)
-        curves.append((f"{row['preset']} ({row['sampler']})", runs[0]["layer_index"],
+        curves.append((row["preset"], row["sampler"], runs[0]["layer_index"],
                        np.mean([r["layer_top1"] for r in runs], axis=0),
                        np.mean([r["layer_top1_ens"] for r in runs], axis=0)))
     frame = pd.DataFrame.from_records(records)
