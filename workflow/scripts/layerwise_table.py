@@ -8,7 +8,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-from matplotlib.ticker import MaxNLocator
 
 from layerwise.errors import run_cli
 from layerwise.h5io import atomic_path
@@ -41,7 +40,7 @@ def figure(curves, title):
                 ax.plot(layers, ens, ls="--", color=colours[sampler])
         ax.set_title(preset, fontsize=9)
         ax.set_xlabel("layer j")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # layers are integers
+        ax.set_xticks(sorted({j for c in curves if c[0] == preset for j in c[2]}))  # the layers, no 1.5
         ax.legend(fontsize=7)
     for ax in axes.flat[len(presets):]:
         ax.set_visible(False)
