@@ -139,6 +139,7 @@ def test_reuse_from_a_different_architecture_is_refused():
 
 def test_accuracy_figure_one_panel_per_preset_integer_ticks():
     import matplotlib.pyplot as plt
+
     from layerwise_table import figure
 
     presets = ["simcnn-k1", "simcnn-k2", "simcnn-k3", "vgg11-k3", "vgg11-e2e"]
