@@ -155,3 +155,20 @@ def test_accuracy_figure_one_panel_per_preset_integer_ticks():
         assert set(colours) == {"shuffle", "robust-hier", "random"} and len(set(colours.values())) == 3
         assert all(float(t).is_integer() for t in ax.get_xticks())
     plt.close(fig)
+
+
+def test_new_model_keys_at_their_defaults_leave_job_params_unchanged():
+    """Presets that do not use aux_padding / aux_pool_batchnorm / reuse_layers_from get the
+    job params they had before these keys existed (no rerun); the VGG preset that sets them
+    passes them on, and the model built from the params is the same either way."""
+    import json
+
+    from layerwise.models.simcnn import spec_from_config
+
+    config, plan = imagenet_plan()
+    k3 = json.loads(plan.job_params("imagenet", "simcnn-k3", "shuffle-s0", 0, 1))["model"]
+    assert not {"aux_padding", "aux_pool_batchnorm", "reuse_layers_from"} & set(k3)
+    full = config["layerwise"]["profiles"]["imagenet"]["models"]["simcnn-k3"]
+    assert spec_from_config(k3, 1000, 3, 224) == spec_from_config(full, 1000, 3, 224)
+    vgg = json.loads(plan.job_params("imagenet", "vgg11-k3", "shuffle-s0", 0, 1))["model"]
+    assert vgg["aux_padding"] == 0 and vgg["aux_pool_batchnorm"] is True

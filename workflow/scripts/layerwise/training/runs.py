@@ -21,6 +21,10 @@ from layerwise.training.sampler import shuffle_seed
 VGG11_LAYERS = 8
 # Keys a reusing preset may set differently from its donor: they shape only layer J.
 REUSE_MAY_DIFFER = ("aux_width_final", "reuse_layers_from")
+# Model keys added after runs existed, at their schema defaults: left out of a job's params so
+# those jobs keep their params (Snakemake reruns a job whose params changed); the model
+# builder takes the same defaults (simcnn.ModelSpec), and reuse is the plan's business.
+QUIET_DEFAULTS = {"aux_padding": 1, "aux_pool_batchnorm": False, "reuse_layers_from": ""}
 
 
 def store_path(dataset):
@@ -131,7 +135,8 @@ class RunPlan:
             "sampler": sampler,
             "preset": preset,
             "seed": int(seed),
-            "model": {k: v for k, v in model.items() if k != "schedule"},
+            "model": {k: v for k, v in model.items()
+                      if k != "schedule" and not (k in QUIET_DEFAULTS and v == QUIET_DEFAULTS[k])},
             "schedule": schedule,
             "batch_order": self.lw["batch_order"],
             "augment": profile["augment"],

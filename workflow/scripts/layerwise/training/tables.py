@@ -129,7 +129,7 @@ def row_note(dataset, table, row, kind, scope):
     if scope == "extension":
         why = ("this project's extension: trained on a fixed mini-batch sequence, the paper's numbers "
                "describe reshuffled SGD (the shuffle rows)") if row["sampler"] != PAPER_SAMPLER else (
-               "this project's extension: the paper reports no such row")
+               f"this project's extension: paper 003 reports no {row['preset']} row on {dataset}")
         parts.append(why)
     if row.get("reused"):
         parts.append(row["reused"])
