@@ -113,3 +113,15 @@ def test_frozen_layers_of_the_k3_run_serve_the_mf512_run():
     assert k3 != mf and frozen_compatible(k3, mf) and not frozen_compatible(k2, mf)
     before = {k: v for k, v in k3.items() if k not in ("aux_padding", "aux_pool_batchnorm")}
     assert frozen_compatible(before, k3)  # weights written before these keys existed
+
+
+def test_unpadded_auxiliaries_on_too_small_images_are_one_clear_error():
+    from layerwise.errors import InputError
+
+    # at 64 px block 4 outputs 8x8: halved to 4, two unpadded 3x3 convs leave 0x0
+    with pytest.raises(InputError, match=r"block 4's auxiliary convs shrink its 8x8 .* aux_padding 1"):
+        spec_from_config(PROFILES["imagenet"]["models"]["vgg11-k3"], 10, 3, 64, key="vgg11-k3")
+    spec = spec_from_config(PROFILES["imagenet"]["models"]["vgg11-k3"], 10, 3, 224, key="vgg11-k3")
+    head = make_head(spec, 6).eval()  # 14x14 block output, halved to 7, two unpadded convs: 3x3
+    assert head.convs(torch.zeros(1, 512, 14, 14)).shape == (1, 1024, 3, 3)
+    assert head(torch.zeros(2, 512, 14, 14)).shape == (2, 10)
