@@ -28,8 +28,10 @@ lint: $(STAMP)
 	ruff check workflow/scripts benchmarks tests
 	snakemake --lint
 
+# Then the mutants of the reported numbers' functions: each must fail a test (tests/mutants_partition.sh).
 test: lint
 	pytest
+	bash tests/mutants_partition.sh
 
 clean-results:
 	rm -rf results .snakemake

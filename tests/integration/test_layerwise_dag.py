@@ -2,6 +2,7 @@
 
 import re
 
+import h5py
 import numpy as np
 import pandas as pd
 import pytest
@@ -90,6 +91,22 @@ def test_tiny_table_is_built_end_to_end(workflow_dir):
     # shuffle-s0 runs read no batches file: ordinary SGD draws its own permutations
     assert not (workflow_dir / "results/tiny/batches/shuffle-s0.h5").exists()
     assert (workflow_dir / "results/tiny/train/simcnn-k2.shuffle-s0-s0/layer2/eval.h5").exists()
-    assert table["top1"].between(0, 100).all() and table["paper_top1"].isna().all()
+    # each row from its run's eval.h5 files, read here with h5py: top1 of the last layer's
+    # logits, top1_ens of 2 z_1 + 4 z_2 (the profile's default logit ensemble; e2e: top1)
+    runs = {"robust-hier": "robust-hier-s0", "random": "random-s0-s0", "shuffle": "shuffle-s0-s0"}
+    for _, row in table.iterrows():
+        preset = "simcnn-k2" if row["train"] == "layerwise" else "simcnn-e2e"
+        base = workflow_dir / f"results/tiny/train/{preset}.{runs[row['sampler']]}"
+        files = [base / "layer1/eval.h5", base / "layer2/eval.h5"] if preset == "simcnn-k2" else [base / "e2e/eval.h5"]
+        logits, labels = [], None
+        for path in files:
+            with h5py.File(path, "r") as f:
+                logits.append(f["logits"][()].astype(np.float64))
+                labels = f["labels"][()]
+        ens = sum(2.0 ** j * z for j, z in enumerate(logits, start=1)) if len(files) > 1 else logits[-1]
+        assert row["top1"] == pytest.approx(100 * np.mean(logits[-1].argmax(1) == labels), abs=0.006)
+        assert row["top1_ens"] == pytest.approx(100 * np.mean(ens.argmax(1) == labels), abs=0.006)
+        assert row["ensemble"] == "logits" and row["scope"] == "extension"  # no paper numbers for tiny
+    assert table["paper_top1"].isna().all()
     assert (workflow_dir / "results/tiny/figures/layerwise_table3_accuracy.png").stat().st_size > 1000
     assert not list((workflow_dir / "results/tiny/train").rglob("*.scratch"))

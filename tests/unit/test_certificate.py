@@ -119,3 +119,16 @@ def test_highs_oracle_theorem1_and_certificate(seed):
         if len(set(caps)) == 1:
             assert res.values.min() >= theorem1_factor(len(caps)) * opt - 1e-6
         assert certificate(fl, caps) >= opt - 1e-6
+
+
+def test_topm_bound_on_a_dense_instance_with_a_known_value():
+    """Every row of w holds the values 1..8 in another order: the m largest of a row sum to
+    8 + 7 + ... + (9 - m), so the bound is 8 * that / m (the sort runs: rows are dense)."""
+    rng = np.random.default_rng(3)
+    n = 8
+    w = np.stack([rng.permutation(np.arange(1, n + 1)) for _ in range(n)]).astype(np.float32)
+    fl = FacilityLocation.from_dense(w)
+    for m in (1, 2, 3, 5):
+        known = n * sum(range(n + 1 - m, n + 1)) / m
+        assert topm_bound(fl, m) == pytest.approx(known, rel=1e-12)
+        assert known == pytest.approx(np.sort(w, axis=1)[:, -m:].sum() / m)

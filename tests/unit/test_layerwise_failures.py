@@ -139,3 +139,29 @@ def test_orderings_report_against_hand_built_rows():
     assert "k=3 >= k=2 >= k=1: False" in lines[0]
     assert [("True" in x) for x in lines[1:4]] == [True, False, True]
     assert "within 3 points of k=3 or above: False" in lines[4]
+
+
+def test_every_step_uses_the_schedules_rate(monkeypatch):
+    """The rate the optimiser holds at each step (spied in SGD.step) is lr_at(epoch, step):
+    warm-up, then x lr_decay every lr_step epochs; a rate never written to the optimiser
+    would keep lr (fast check; the learning tests see it only as a worse fit)."""
+    from layerwise.training.sampler import ShuffleSampler
+    from layerwise.training.schedule import Schedule, Step, run_epochs
+
+    seen = []
+    original = torch.optim.SGD.step
+
+    def spy(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.SGD, "step", spy)
+    torch.manual_seed(0)
+    x, labels = torch.randn(24, 3), torch.arange(24) % 2
+    module = torch.nn.Linear(3, 2)
+    step = Step(module=module, forward=lambda idx, epoch, at: x[torch.as_tensor(idx)], labels=labels)
+    schedule = Schedule(epochs=5, lr=0.1, lr_decay=0.5, lr_step=2, warmup_epochs=1.5, checkpoint_every=0)
+    sampler = ShuffleSampler(24, 8, 0)  # 3 steps per epoch
+    run_epochs(step, sampler, schedule, "cpu", None, "train", None, 0, "test")
+    expect = [schedule.lr_at(e, i, 3) for e in range(5) for i in range(3)]
+    assert len(set(expect)) > 4 and seen == pytest.approx(expect, rel=1e-12)

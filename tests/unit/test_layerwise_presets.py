@@ -79,3 +79,49 @@ def test_table7_k1_note_states_the_counts_of_table5_widths():
     plain = model_params(pooled) - 12 * 256 * 9 + 3 * 256 * 9
     assert f"{plain / 1e6:.1f}M" in note and "96M" in note
     assert not 0.9 < model_params(j6) / 96e6 < 1.1
+
+
+def test_imagenet_vgg11_k3_auxiliaries_are_the_authors():
+    """eugenium/layerCNN imagenet_refactored/models/vgg.py: M~_j = 2 x block width, unpadded aux
+    convs, batch norm after the 2x2 average, no dropout in the layer-wise VGG head."""
+    from torch import nn
+
+    from layerwise.models.simcnn import block_widths
+
+    spec = spec_from_config(PROFILES["imagenet"]["models"]["vgg11-k3"], *SHAPES["imagenet"])
+    old = spec_from_config(PROFILES["imagenet"]["models"]["vgg11-k3-m256"], *SHAPES["imagenet"])
+    with torch.device("meta"):
+        for j, width in enumerate(block_widths(spec)[:-1]):
+            convs = [m for m in make_head(spec, j).modules() if isinstance(m, nn.Conv2d)]
+            assert [(c.out_channels, c.padding) for c in convs] == [(2 * width, (0, 0))] * 2
+            assert isinstance(make_head(spec, j).average[-1], nn.BatchNorm2d)
+            assert [c.out_channels for c in make_head(old, j).modules() if isinstance(c, nn.Conv2d)] == [256, 256]
+        head = make_head(spec, spec.layers - 1)
+        assert all(m.p == 0 for m in head.modules() if isinstance(m, nn.Dropout))
+        assert any(m.p == 0.5 for m in make_head(old, old.layers - 1).modules() if isinstance(m, nn.Dropout))
+    # the final model (blocks + VGG classifier) is torchvision's vgg11_bn for both presets
+    assert model_params(spec) == model_params(old) == 132_868_840
+
+
+def test_frozen_layers_of_the_k3_run_serve_the_mf512_run():
+    """Table 1 retrains layer J only: a spec differing in M~_f alone is compatible, others not."""
+    from layerwise.models.simcnn import frozen_compatible
+
+    k3 = spec_from_config(PROFILES["imagenet"]["models"]["simcnn-k3"], *SHAPES["imagenet"]).to_dict()
+    mf = spec_from_config(PROFILES["imagenet"]["models"]["simcnn-k3-mf512"], *SHAPES["imagenet"]).to_dict()
+    k2 = spec_from_config(PROFILES["imagenet"]["models"]["simcnn-k2"], *SHAPES["imagenet"]).to_dict()
+    assert k3 != mf and frozen_compatible(k3, mf) and not frozen_compatible(k2, mf)
+    before = {k: v for k, v in k3.items() if k not in ("aux_padding", "aux_pool_batchnorm")}
+    assert frozen_compatible(before, k3)  # weights written before these keys existed
+
+
+def test_unpadded_auxiliaries_on_too_small_images_are_one_clear_error():
+    from layerwise.errors import InputError
+
+    # at 64 px block 4 outputs 8x8: halved to 4, two unpadded 3x3 convs leave 0x0
+    with pytest.raises(InputError, match=r"block 4's auxiliary convs shrink its 8x8 .* aux_padding 1"):
+        spec_from_config(PROFILES["imagenet"]["models"]["vgg11-k3"], 10, 3, 64, key="vgg11-k3")
+    spec = spec_from_config(PROFILES["imagenet"]["models"]["vgg11-k3"], 10, 3, 224, key="vgg11-k3")
+    head = make_head(spec, 6).eval()  # 14x14 block output, halved to 7, two unpadded convs: 3x3
+    assert head.convs(torch.zeros(1, 512, 14, 14)).shape == (1, 1024, 3, 3)
+    assert head(torch.zeros(2, 512, 14, 14)).shape == (2, 10)

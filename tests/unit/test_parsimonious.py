@@ -90,3 +90,33 @@ def test_regulariser_module_updates_and_reseeds():
     for c in reg.centers:
         assert (rows == c).all(1).any()
     assert reg.members.sum() == 0
+
+
+@pytest.mark.parametrize("kind", ["sample", "spatial", "channel"])
+def test_module_value_is_paper_equations_1_to_3_on_a_fixed_batch(kind):
+    """R of the module on a fixed Y (N, C, H, W) and given previous centres, against paper 004's
+    equations 1-3 written out in numpy: rows of the unfolding, nearest previous centre
+    (Algorithm 1 line 6), EMA centres (lines 7-8), R = sum ||X_i - mu_{z_i}||^2 / (2 N C H W)."""
+    import numpy as np
+
+    rng = np.random.default_rng(4)
+    n, c, h, w, k, alpha = 4, 3, 2, 5, 3, 0.7
+    y = rng.normal(size=(n, c, h, w))
+    if kind == "sample":  # T_{N}^{H,W,C}: one row per sample, (h, w, c) order
+        rows = np.stack([y[i].transpose(1, 2, 0).ravel() for i in range(n)])
+    elif kind == "spatial":  # T_{N,H,W}^{C}: one row per sample and pixel
+        rows = np.array([y[i, :, a, b] for i in range(n) for a in range(h) for b in range(w)])
+    else:  # T_{N,C}^{H,W}: one row per sample and channel
+        rows = np.array([y[i, j].ravel() for i in range(n) for j in range(c)])
+    prev = rng.normal(size=(k, rows.shape[1]))
+    z = np.array([np.argmin(((prev - r) ** 2).sum(1)) for r in rows])
+    mu = prev.copy()
+    for j in set(z.tolist()):
+        mu[j] = alpha * rows[z == j].mean(0) + (1 - alpha) * prev[j]
+    expect = sum(((r - mu[zi]) ** 2).sum() for r, zi in zip(rows, z, strict=True)) / (2 * n * c * h * w)
+
+    reg = ClusterRegulariser(kind, k, alpha, reseed_every=0, reseed_min=0, seed=0).double()
+    reg.centers = torch.as_tensor(prev)
+    value = reg(torch.as_tensor(y))
+    assert float(value) == pytest.approx(expect, rel=1e-10)
+    assert len(rows) > 1 and len(set(z.tolist())) > 1  # several rows and clusters: the normaliser matters

@@ -75,14 +75,25 @@ def test_probe_plan_per_dataset_presets_paired_seeds_and_k_groups():
 
 
 def test_figure_averages_a_group_over_its_presets(tmp_path):
+    """Two presets of one group, two layers, hand-set accuracies: the plotted curve is the
+    per-layer mean of the stored values (and a separate group stays separate); integer ticks."""
+    import matplotlib.pyplot as plt
+
+    from layerwise.probes.figure import figure
+
+    acc = {("p-m8", 1): 0.40, ("p-m16", 1): 0.60, ("p-m8", 2): 0.70, ("p-m16", 2): 0.90,
+           ("q", 1): 0.20, ("q", 2): 0.30}
     paths = []
-    for i, (run, noise) in enumerate((("p-m8.shuffle-s0-s0", 2.0), ("p-m16.shuffle-s0-s0", 0.3))):
-        _eval_file(tmp_path / f"e{i}.h5", 1, noise)
-        xtr, ytr, xte, yte, _ = load_features(tmp_path / f"e{i}.h5")
-        res = run_probes(xtr, ytr, xte, yte, dict(CFG, probes=["linear"]), "cpu")
-        write_probes(tmp_path / f"p{i}.h5", res, {"run": run, "layer": 1}, CFG, 0)
-        paths.append(tmp_path / f"p{i}.h5")
-    frame = probe_frame(paths, {"p-m8": "k=1", "p-m16": "k=1"})
-    assert set(frame["group"]) == {"k=1"}
-    mean = frame.groupby("group")["test_accuracy"].mean()["k=1"]
-    assert mean == pytest.approx(frame["test_accuracy"].mean())
+    for (preset, layer), test in acc.items():
+        path = tmp_path / f"{preset}-{layer}.h5"
+        write_probes(path, {"linear": (1.0, test)}, {"run": f"{preset}.shuffle-s0-s0", "layer": layer}, CFG, 0)
+        paths.append(path)
+    frame = probe_frame(paths, {"p-m8": "k=1", "p-m16": "k=1", "q": "k=3"})
+    fig = figure(frame, "fixture")
+    lines = {line.get_label(): (list(line.get_xdata()), list(line.get_ydata())) for line in fig.axes[0].lines}
+    assert lines["k=1"] == ([1, 2], pytest.approx([0.50, 0.80]))
+    assert lines["k=3"] == ([1, 2], pytest.approx([0.20, 0.30]))
+    fig.canvas.draw()
+    ticks = [t for t in fig.axes[0].get_xticks() if 1 <= t <= 2]
+    assert ticks == [1, 2]  # no 1.5 between layers
+    plt.close(fig)

@@ -24,17 +24,35 @@ def get_args_parser():
     return parser
 
 
-def plot(curves, path, title):
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for label, layers, single, ens in curves:
-        line = ax.plot(layers, single, marker="o" if len(single) > 1 else "*", ms=7, label=label)[0]
-        if len(single) > 1:
-            ax.plot(layers, ens, ls="--", color=line.get_color())
-    ax.set_xlabel("layer j")
-    ax.set_ylabel("test top-1 (%)  solid: z_j, dashed: ensemble")
-    ax.set_title(title)
-    ax.legend(fontsize=7)
+def figure(curves, title):
+    """One panel per preset (shared y axis), one colour per sampler kind in every panel."""
+    presets = list(dict.fromkeys(c[0] for c in curves))
+    samplers = list(dict.fromkeys(c[1] for c in curves))
+    colours = {s: f"C{i}" for i, s in enumerate(samplers)}
+    cols = min(3, len(presets))
+    rows = -(-len(presets) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.9 * rows), squeeze=False, sharey=True)
+    for ax, preset in zip(axes.flat, presets, strict=False):
+        for _, sampler, layers, single, ens in (c for c in curves if c[0] == preset):
+            one = len(single) == 1  # an e2e run: one point at its depth
+            ax.plot(layers, single, marker="*" if one else "o", ms=7, color=colours[sampler], label=sampler)
+            if not one:
+                ax.plot(layers, ens, ls="--", color=colours[sampler])
+        ax.set_title(preset, fontsize=9)
+        ax.set_xlabel("layer j")
+        ax.set_xticks(sorted({j for c in curves if c[0] == preset for j in c[2]}))  # the layers, no 1.5
+        ax.legend(fontsize=7)
+    for ax in axes.flat[len(presets):]:
+        ax.set_visible(False)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("test top-1 (%)")
+    fig.suptitle(f"{title}\nsolid: z_j, dashed: ensemble of layers 1..j", fontsize=9)
     fig.tight_layout()
+    return fig
+
+
+def plot(curves, path, title):
+    fig = figure(curves, title)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=120)
     plt.close(fig)

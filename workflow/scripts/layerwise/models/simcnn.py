@@ -10,14 +10,17 @@ model gives explicit ``widths`` (VGG-11, see vgg.py). The same convention
 sizes the auxiliary convs: M~ at block 0, times the block's own widening
 (M~ 2^d after d downsamplings; ImageNet k=2,3: M~_f = 256 * 2^3 = 2048) with
 ``aux_growth: double``; ``constant`` keeps M~ everywhere (a documented
-departure). ``aux_width_final`` overrides the last layer's (Table 1's 512).
+departure); ``block`` sets M~_j = 2 x the block's width (the authors' VGG-11 code,
+aux_width unused). ``aux_width_final`` overrides the last layer's (Table 1's 512).
+``aux_padding: 0`` makes the auxiliary convs unpadded and ``aux_pool_batchnorm``
+adds a batch norm after the 2x2 average (both as the authors' VGG-11 code).
 
 Block indices in this module are 0-based (the paper's j in P_j, W_j); the
 pipeline's layer numbers (``layer{j}`` directories, 2^j ensemble weights) are
 1-based: layer j is block j-1 plus its auxiliary head.
 """
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 
 from torch import nn
 
@@ -55,6 +58,8 @@ class ModelSpec:
     vgg_pool: int = 7
     vgg_dropout: float = 0.5
     aux_growth: str = "double"
+    aux_padding: int = 1
+    aux_pool_batchnorm: bool = False
     prune_to: int = 0
 
     def to_dict(self):
@@ -99,6 +104,8 @@ def aux_widths(spec):
     if spec.aux_growth == "constant":
         return [spec.aux_width] * spec.layers
     widths = block_widths(spec)
+    if spec.aux_growth == "block":
+        return [2 * w for w in widths]
     return [spec.aux_width * w // widths[0] for w in widths]
 
 
@@ -135,8 +142,10 @@ def check_spec(spec, key):
     bad = [j for j in spec.downsample_at if not 0 <= j < spec.layers]
     if bad:
         raise InputError(f"{key}.downsample_at {bad}: blocks are numbered 0..{spec.layers - 1}")
-    if spec.aux_growth not in ("double", "constant"):
-        raise InputError(f"{key}.aux_growth must be double or constant (got {spec.aux_growth!r})")
+    if spec.aux_growth not in ("double", "constant", "block"):
+        raise InputError(f"{key}.aux_growth must be double, constant or block (got {spec.aux_growth!r})")
+    if spec.aux_padding not in (0, 1):
+        raise InputError(f"{key}.aux_padding must be 0 or 1 (got {spec.aux_padding})")
     if not 0 <= spec.vgg_dropout < 1:
         raise InputError(f"{key}.vgg_dropout must be in [0, 1) (got {spec.vgg_dropout})")
     if spec.final_head not in ("aux", "vgg"):
@@ -147,6 +156,17 @@ def check_spec(spec, key):
                 f"{key}: block {j} output is {out}x{out} for {spec.image_size}px inputs; "
                 "remove downsample_at positions or use larger images"
             )
+        if aux_conv_size(spec, out) < 1 and not (j == spec.layers - 1 and spec.final_head == "vgg"):
+            raise InputError(
+                f"{key}: block {j}'s auxiliary convs shrink its {out}x{out} output below 1x1 "
+                "(aux_padding 0); set aux_padding 1 or use larger images"
+            )
+
+
+def aux_conv_size(spec, size):
+    """Spatial size after the auxiliary's optional 2x average and its k-1 convs."""
+    size = size // 2 if spec.aux_downsample else size
+    return size - 2 * (1 - spec.aux_padding) * (spec.k - 1)
 
 
 def make_stem(spec):
@@ -174,19 +194,21 @@ def make_block(spec, j, pruned=True):
 
 
 class AuxClassifier(nn.Module):
-    """C_gamma: [2x avg pool], k-1 convs (BN, ReLU), average to 2x2 (A), linear L."""
+    """C_gamma: [2x avg pool], k-1 convs (BN, ReLU), average to 2x2 (A), [BN], linear L."""
 
-    def __init__(self, in_channels, num_classes, k, width, batchnorm, downsample):
+    def __init__(self, in_channels, num_classes, k, width, batchnorm, downsample, padding=1,
+                 pool_batchnorm=False):
         super().__init__()
         layers = [nn.AvgPool2d(2)] if downsample else []
         for _ in range(k - 1):
-            layers.append(nn.Conv2d(in_channels, width, 3, padding=1, bias=not batchnorm))
+            layers.append(nn.Conv2d(in_channels, width, 3, padding=padding, bias=not batchnorm))
             if batchnorm:
                 layers.append(nn.BatchNorm2d(width))
             layers.append(nn.ReLU(inplace=True))
             in_channels = width
         self.convs = nn.Sequential(*layers)
-        self.average = nn.AdaptiveAvgPool2d(2)
+        average = [nn.AdaptiveAvgPool2d(2)] + ([nn.BatchNorm2d(in_channels)] if pool_batchnorm else [])
+        self.average = nn.Sequential(*average)
         self.linear = nn.Linear(in_channels * 4, num_classes)
 
     def forward(self, x):
@@ -205,7 +227,8 @@ def make_head(spec, j, in_channels=None):
                        spec.vgg_dropout)
     width = spec.aux_width_final if last and spec.aux_width_final else aux_widths(spec)[j]
     return AuxClassifier(
-        in_channels, spec.num_classes, spec.k, width, spec.aux_batchnorm, spec.aux_downsample
+        in_channels, spec.num_classes, spec.k, width, spec.aux_batchnorm, spec.aux_downsample,
+        spec.aux_padding, spec.aux_pool_batchnorm,
     )
 
 
@@ -229,6 +252,22 @@ class LayeredCNN(nn.Module):
 
     def forward(self, x):
         return self.head(self.features(x))
+
+
+# Spec keys that shape only the last layer's head: a frozen earlier layer trained under one
+# value serves a run with another (Table 1 retrains layer J alone with M~_f = 512).
+LAST_HEAD_ONLY = ("aux_width_final",)
+
+
+def frozen_compatible(trained, wanted):
+    """True when blocks (and earlier heads) of spec dict ``trained`` are those of ``wanted``;
+    a key missing from a file written before it existed counts as its default."""
+    defaults = {f.name: f.default for f in fields(ModelSpec) if f.default is not MISSING}
+
+    def strip(spec):
+        return {k: v for k, v in {**defaults, **spec}.items() if k not in LAST_HEAD_ONLY}
+
+    return strip(trained) == strip(wanted)
 
 
 def count_params(module):

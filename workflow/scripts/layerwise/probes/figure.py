@@ -5,6 +5,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 from layerwise.probes.probe import read_probes
 
@@ -30,7 +31,7 @@ def probe_frame(paths, groups=None):
     return pd.DataFrame(rows)
 
 
-def plot(frame, dataset, output):
+def figure(frame, dataset):
     """Mean over the runs of each group (presets of equal k, seeds), test accuracy per layer."""
     probes = [p for p in TITLES if p in set(frame["probe"])]
     fig, axes = plt.subplots(1, len(probes), figsize=(3.2 * len(probes), 3), squeeze=False, sharey=True)
@@ -40,8 +41,14 @@ def plot(frame, dataset, output):
             ax.plot(part["layer"], part["test_accuracy"], marker="o", label=group)
         ax.set_title(TITLES[probe])
         ax.set_xlabel("layer")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no 1.5, 2.5 between layers
     axes[0][0].set_ylabel(f"{dataset} test accuracy")
     axes[0][-1].legend(fontsize=7)
     fig.tight_layout()
+    return fig
+
+
+def plot(frame, dataset, output):
+    fig = figure(frame, dataset)
     fig.savefig(output, dpi=120, format="png")
     plt.close(fig)

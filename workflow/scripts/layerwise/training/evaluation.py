@@ -33,13 +33,27 @@ def topk(logits, labels, k):
     return float(hits.double().mean())
 
 
-def ensemble(layer_logits):
-    """Z = sum_j 2^j z_j over layers j = 1..n (paper 003 section 4) for the given z_1..z_n."""
-    total = None
+ENSEMBLES = ("logits", "probabilities")
+
+
+def ensemble(layer_logits, kind="logits"):
+    """Z = sum_j 2^j z_j over layers j = 1..n (paper 003 section 4) for the given z_1..z_n.
+
+    ``kind`` says what is summed: ``logits`` (the authors' cifar.py) or ``probabilities``,
+    softmax(z_j) with the weights 2^j normalised to sum 1 (their imagenet.py). The two
+    can rank classes differently; the normalisation does not change any top-k.
+    """
+    if kind not in ENSEMBLES:
+        raise ValueError(f"ensemble kind must be one of {ENSEMBLES} (got {kind!r})")
+    total, norm = None, 0.0
     for j, z in enumerate(layer_logits, start=1):
-        term = torch.as_tensor(z).double() * 2.0**j
+        z = torch.as_tensor(z).double()
+        if kind == "probabilities":
+            z = torch.softmax(z, dim=1)
+        term = z * 2.0**j
+        norm += 2.0**j
         total = term if total is None else total + term
-    return total
+    return total / norm if kind == "probabilities" else total
 
 
 @torch.no_grad()

@@ -18,6 +18,7 @@ from layerwise.h5io import atomic_path
 from layerwise.models.simcnn import (
     block_widths,
     count_params,
+    frozen_compatible,
     make_block,
     make_head,
     make_stem,
@@ -51,7 +52,7 @@ def load_frozen(spec, weight_paths, device):
     blocks = [make_stem(spec)]
     for j, path in enumerate(weight_paths, start=1):
         state = torchfile.load(path)
-        if state["spec"] != spec.to_dict() or state["layer"] != j:
+        if not frozen_compatible(state["spec"], spec.to_dict()) or state["layer"] != j:
             raise InputError(
                 f"{path}: layer {state['layer']} of another architecture than this run's "
                 "layerwise model; delete the run's train/ directory and rerun"

@@ -6,6 +6,11 @@ testable. Runs are named ``{preset}.{sampler}-s{seed}``. Sampler kinds:
 ``robust-*`` (one file, every training seed), ``random`` (one random-s<seed>
 file per seed) and ``shuffle`` (shuffle-s<seed>: ordinary SGD, a fresh
 permutation every epoch drawn by the training job; no file).
+
+A preset with ``reuse_layers_from: <preset>`` (Table 1's M~_f = 512 row) trains only
+its last layer J, on the frozen layers 1..J-1 of the named preset's run with the
+same sampler and seed: one job instead of J, and the rows differ only in layer J
+(as paper 003 section 4.1 compares them).
 """
 
 import json
@@ -14,6 +19,12 @@ from layerwise.errors import InputError
 from layerwise.training.sampler import shuffle_seed
 
 VGG11_LAYERS = 8
+# Keys a reusing preset may set differently from its donor: they shape only layer J.
+REUSE_MAY_DIFFER = ("aux_width_final", "reuse_layers_from")
+# Model keys added after runs existed, at their schema defaults: left out of a job's params so
+# those jobs keep their params (Snakemake reruns a job whose params changed); the model
+# builder takes the same defaults (simcnn.ModelSpec), and reuse is the plan's business.
+QUIET_DEFAULTS = {"aux_padding": 1, "aux_pool_batchnorm": False, "reuse_layers_from": ""}
 
 
 def store_path(dataset):
@@ -63,7 +74,33 @@ class RunPlan:
         base = f"results/{dataset}/train/{run}"
         if model["train"] == "e2e":
             return [f"{base}/e2e/eval.h5"]
-        return [f"{base}/layer{j}/eval.h5" for j in range(1, self.layers(model) + 1)]
+        layers = self.layers(model)
+        donor = self.reused_run(dataset, preset, run)
+        own = [f"{base}/layer{layers}/eval.h5"]
+        if donor:
+            return [f"results/{dataset}/train/{donor}/layer{j}/eval.h5" for j in range(1, layers)] + own
+        return [f"{base}/layer{j}/eval.h5" for j in range(1, layers)] + own
+
+    def reused_run(self, dataset, preset, run):
+        """The run whose layers 1..J-1 ``run`` reuses (same sampler and seed), or None."""
+        donor = self.model(dataset, preset).get("reuse_layers_from")
+        if not donor:
+            return None
+        self.check_reuse(dataset, preset, donor)
+        return donor + run[len(preset):]
+
+    def check_reuse(self, dataset, preset, donor):
+        """The donor must be a layer-wise preset whose blocks and heads equal ours up to M~_f."""
+        key = f"config layerwise.profiles.{dataset}.models.{preset}.reuse_layers_from"
+        models = self.profile(dataset)["models"]
+        if donor not in models or donor == preset:
+            raise InputError(f"{key}: {donor!r} is not another preset of that profile")
+        ours = {k: v for k, v in self.model(dataset, preset).items() if k not in REUSE_MAY_DIFFER}
+        theirs = {k: v for k, v in models[donor].items() if k not in REUSE_MAY_DIFFER}
+        if ours != theirs or ours.get("train", "layerwise") != "layerwise":
+            diff = sorted(k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k))
+            raise InputError(f"{key}: preset {donor!r} differs in {diff or ['train']}; layers 1..J-1 "
+                             "can be reused only from a layer-wise preset that differs in aux_width_final")
 
     @staticmethod
     def batches_input(dataset, sampler):
@@ -76,8 +113,16 @@ class RunPlan:
         return f"--batches {files[0]}" if files else ""
 
     def previous_weights(self, dataset, preset, sampler, seed, layer):
-        run = f"results/{dataset}/train/{preset}.{sampler}-s{seed}"
-        return [f"{run}/layer{j}/weights.pt" for j in range(1, int(layer))]
+        """weights.pt of layers 1..j-1: this run's, or the donor run's for a reusing preset."""
+        run = f"{preset}.{sampler}-s{seed}"
+        donor = self.reused_run(dataset, preset, run)
+        if donor:
+            last = self.layers(self.model(dataset, preset))
+            if int(layer) != last:
+                raise InputError(f"{run} reuses layers 1..{last - 1} of {donor} (reuse_layers_from); "
+                                 f"only its layer {last} is trained, not layer {layer}")
+            run = donor
+        return [f"results/{dataset}/train/{run}/layer{j}/weights.pt" for j in range(1, int(layer))]
 
     def job_params(self, dataset, preset, sampler, seed, layer=None, threads=1):
         """Everything one training job needs, as one JSON string (threads: the rule's for the dataset)."""
@@ -90,7 +135,8 @@ class RunPlan:
             "sampler": sampler,
             "preset": preset,
             "seed": int(seed),
-            "model": {k: v for k, v in model.items() if k != "schedule"},
+            "model": {k: v for k, v in model.items()
+                      if k != "schedule" and not (k in QUIET_DEFAULTS and v == QUIET_DEFAULTS[k])},
             "schedule": schedule,
             "batch_order": self.lw["batch_order"],
             "augment": profile["augment"],
@@ -121,9 +167,18 @@ class RunPlan:
             model = self.model(dataset, preset)
             for kind in self.lw["samplers"]:
                 runs = {r: self.run_evals(dataset, preset, r) for r, _, _ in self.runs(preset, kind)}
-                rows.append({"preset": preset, "sampler": kind, "runs": runs,
-                             "model": {k: model[k] for k in ("arch", "train", "k")}})
+                row = {"preset": preset, "sampler": kind, "runs": runs, "ensemble": self.ensemble(dataset),
+                       "model": {k: model[k] for k in ("arch", "train", "k")}}
+                if model.get("reuse_layers_from"):
+                    row["reused"] = (f"layers 1..{self.layers(model) - 1} are those of the "
+                                     f"{model['reuse_layers_from']} runs; only layer {self.layers(model)} "
+                                     "was retrained (paper 003 Table 1)")
+                rows.append(row)
         return rows
+
+    def ensemble(self, dataset):
+        """What the profile's ensembles sum: logits (cifar.py) or probabilities (imagenet.py)."""
+        return self.profile(dataset).get("ensemble", "logits")
 
     def table_inputs(self, dataset, table):
         rows = self.table_rows(dataset, table)

@@ -3,7 +3,13 @@ aggregated over seeds (mean, std, worst, best), with the paper's numbers beside 
 
 A run's accuracy is that of its last layer z_J; its ensemble accuracy is that
 of Z = sum_j 2^j z_j over all its layers (layer-wise runs; e2e runs have no
-ensemble, so the column repeats the single model). Accuracies are in percent.
+ensemble, so the column repeats the single model), summing logits or softmax
+probabilities as the profile's ``ensemble`` says (the authors: logits in cifar.py,
+probabilities in imagenet.py). Accuracies are in percent.
+
+The paper trained with ordinary reshuffled SGD, so its numbers stand only beside
+the ``shuffle`` rows; rows on fixed sequences (robust-*, random) are this
+project's extension and say so in ``scope`` and ``note``.
 
 A table is a result only if every run in it trained: a layer whose eval file
 holds a non-finite training loss, or whose final *training* accuracy is
@@ -65,7 +71,8 @@ NOTES = {
 }
 SCORES = ("top1", "top1_ens", "top5", "top5_ens")
 COLUMNS = ["model", "k", "train", "sampler", "seeds", *SCORES, "params", "train_seconds",
-           "peak_mem_mb", *(f"paper_{s}" for s in SCORES), "note"]
+           "peak_mem_mb", *(f"paper_{s}" for s in SCORES), "scope", "ensemble", "note"]
+PAPER_SAMPLER = "shuffle"  # the paper's own training: a fresh permutation every epoch
 ARCH_NAMES = {"simcnn": "SimCNN", "vgg11": "VGG-11"}
 
 
@@ -83,8 +90,9 @@ def check_trained(run, path, ev):
             "report a bug. Fix the preset (lr, warmup_epochs, batchnorm, vgg_dropout) and rerun")
 
 
-def run_summary(eval_paths, run=None):
-    """Scores of one run from its layers' eval files (in layer order), plus per-layer curves."""
+def run_summary(eval_paths, run=None, kind="logits"):
+    """Scores of one run from its layers' eval files (in layer order), plus per-layer curves;
+    ``kind``: what the ensemble sums (logits or probabilities, evaluation.ensemble)."""
     evals = [read_eval(p) for p in eval_paths]
     for path, ev in zip(eval_paths, evals, strict=True):
         check_trained(run or path, path, ev)
@@ -92,8 +100,8 @@ def run_summary(eval_paths, run=None):
     per_layer, per_layer_ens = [], []
     for j in range(1, len(evals) + 1):
         per_layer.append(100 * topk(evals[j - 1]["logits"], labels, 1))
-        per_layer_ens.append(100 * topk(ensemble([e["logits"] for e in evals[:j]]), labels, 1))
-    z = ensemble([e["logits"] for e in evals])
+        per_layer_ens.append(100 * topk(ensemble([e["logits"] for e in evals[:j]], kind), labels, 1))
+    z = ensemble([e["logits"] for e in evals], kind)
     last = evals[-1]["logits"]
     return {
         "top1": 100 * topk(last, labels, 1), "top5": 100 * topk(last, labels, 5),
@@ -108,12 +116,37 @@ def run_summary(eval_paths, run=None):
     }
 
 
+def row_scope(row, paper):
+    """``paper`` where the paper quotes this row (shuffled SGD), else ``extension`` (fixed sequences,
+    or a preset the paper has no number for)."""
+    return "paper" if row["sampler"] == PAPER_SAMPLER and row["preset"] in paper else "extension"
+
+
+def row_note(dataset, table, row, kind, scope):
+    """The note column: what the ensemble sums, whether the paper describes the row, and the
+    paper's own inconsistencies or how the row reuses another run's layers."""
+    parts = [f"ensemble of {kind}"]
+    if scope == "extension":
+        why = ("this project's extension: trained on a fixed mini-batch sequence, the paper's numbers "
+               "describe reshuffled SGD (the shuffle rows)") if row["sampler"] != PAPER_SAMPLER else (
+               f"this project's extension: paper 003 reports no {row['preset']} row on {dataset}")
+        parts.append(why)
+    if row.get("reused"):
+        parts.append(row["reused"])
+    if NOTES.get((dataset, table), {}).get(row["preset"]):
+        parts.append(NOTES[(dataset, table)][row["preset"]])
+    return "; ".join(parts)
+
+
 def table_rows(dataset, table, rows):
-    """DataFrame of a table; ``rows`` as built by the rule (preset, sampler, model, runs)."""
+    """DataFrame of a table and the figure's curves (preset, sampler, layers, z_j top-1, ensemble
+    top-1); ``rows`` as built by the rule (preset, sampler, model, runs, and optionally
+    ensemble: logits | probabilities, reused: the note of a row that reuses layers)."""
     paper = PAPER.get((dataset, table), {})
     records, curves = [], []
     for row in rows:
-        runs = [run_summary(paths, name) for name, paths in row["runs"].items()]
+        kind = row.get("ensemble", "logits")
+        runs = [run_summary(paths, name, kind) for name, paths in row["runs"].items()]
         model = row["model"]
         e2e = model["train"] == "e2e"
         rec = {
@@ -131,16 +164,18 @@ def table_rows(dataset, table, rows):
         layer_mem = np.mean([r["layer_peak_mem_mb"] for r in runs], axis=0)
         rec["peak_mem_mb_layers"] = ";".join(f"{m:.1f}" for m in layer_mem)
         rec["peak_mem_kind"] = runs[0]["peak_mem_kind"]
-        for s, value in zip(SCORES, paper.get(row["preset"], (None,) * 4), strict=True):
+        quoted = paper.get(row["preset"]) if row["sampler"] == PAPER_SAMPLER else None
+        for s, value in zip(SCORES, quoted or (None,) * 4, strict=True):
             rec[f"paper_{s}"] = "" if value is None else value
         for s in ("top1", "top1_ens"):
             vals = np.array([r[s] for r in runs])
             rec[f"{s}_std"] = vals.std(ddof=1) if len(vals) > 1 else math.nan
             rec[f"{s}_worst"], rec[f"{s}_best"] = vals.min(), vals.max()
-        rec["note"] = NOTES.get((dataset, table), {}).get(row["preset"], "")
+        rec["scope"], rec["ensemble"] = row_scope(row, paper), kind
+        rec["note"] = row_note(dataset, table, row, kind, rec["scope"])
         rec["preset"] = row["preset"]
         records.append(rec)
-        curves.append((f"{row['preset']} ({row['sampler']})", runs[0]["layer_index"],
+        curves.append((row["preset"], row["sampler"], runs[0]["layer_index"],
                        np.mean([r["layer_top1"] for r in runs], axis=0),
                        np.mean([r["layer_top1_ens"] for r in runs], axis=0)))
     frame = pd.DataFrame.from_records(records)
