@@ -17,6 +17,7 @@ import glob
 import logging
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from layerwise.errors import run_cli
@@ -53,15 +54,23 @@ def plan(args, out=sys.stdout):
     started = time.perf_counter()
     directory = Path(args.directory).resolve()
     cfiles = [str(Path(c).resolve()) for c in args.configfile]
-    jobs = dag.dry_run(args.targets, directory, args.cores, args.gpus, cfiles, args.snakemake_args.split(),
-                       forceall=args.forceall or args.compare)
+    # the dry run (a subprocess) and the self-calibration run side by side
+    pool = ThreadPoolExecutor(1)
+    dry = pool.submit(dag.dry_run, args.targets, directory, args.cores, args.gpus, cfiles,
+                      args.snakemake_args.split(), forceall=args.forceall or args.compare)
     paths = args.calibration if args.calibration is not None else sorted(
         glob.glob(str(directory / "results" / "plan" / "calibration*.json")))
     cpu, gpu, notes = rates.load(paths, args.gpu_device)
     if cpu is None:
-        cpu = rates.measure("cpu")
+        cpu = rates.measure("cpu", source="plan.py self-calibration")
+        saved = directory / "results" / "plan" / "calibration-cpu.json"
+        if args.calibration is None:  # the next plan reads it instead of measuring again
+            rates.write(saved, cpu)
         notes.append(f"cpu rates: self-calibrated now on this machine ({cpu['device']}, "
-                     f"{cpu['gflops']['fp32']:.1f} GFLOP/s per thread; no calibration file applies)")
+                     f"{cpu['gflops']['fp32']:.1f} GFLOP/s per thread; no calibration file applied)"
+                     + (f", saved to {saved.relative_to(directory)}" if args.calibration is None else ""))
+    jobs = dry.result()
+    pool.shutdown()
     if args.gpus and gpu is None and any(j.gpus for j in jobs):
         notes.append("gpu rates: no calibration of the run's GPU applies (benchmarks/calibrate.py on it, "
                      "or --gpu-device NAME): GPU jobs are estimated at this machine's CPU rates")

@@ -32,6 +32,7 @@ class Estimate:
     peak_mb: float = 0.0  # estimated peak memory of a training step (device) or of the job (host)
     outputs: dict = field(default_factory=dict)  # path -> (kind, bytes)
     generic: bool = False
+    bound: str = ""  # training jobs: what binds, "compute" or "loader" (ImageNet-style decoding)
 
 
 def output_kind(path):
@@ -60,6 +61,9 @@ class Estimator:
                 est.outputs[path] = (kind, None)
         return est
 
+    def _light(self):
+        return self.cpu.get("light_startup_s", self.cpu["job_startup_s"])
+
     # ---- rates ----
     def _rates(self, job):
         """(calibration, training GFLOP/s, forward GFLOP/s, on_gpu) of the device a job runs on."""
@@ -81,8 +85,7 @@ class Estimator:
             pixels = info.side * info.side * info.channels
             seconds = n * pixels * 2e-8
             size = n * (pixels + 3 * 8) + OVERHEAD["data"] + self._latents(job, n)
-        return Estimate(self.cpu["job_startup_s"] + seconds, False,
-                        outputs={job.outputs[0]: ("data", size)})
+        return Estimate(self._light() + seconds, False, outputs={job.outputs[0]: ("data", size)})
 
     @staticmethod
     def _latents(job, n):
@@ -169,10 +172,13 @@ class Estimator:
         fwd += (min(sub, n) + min(sub, n_test)) * (fwd_frozen + fwd_train)
         steps = epochs * math.ceil(n / batch)
         compute = train_s + fwd / (fgflops * 1e9) + steps * cal["step_overhead_s"]
+        bound = "compute"
         if info.manifest:  # the loader decodes every epoch's crops; it overlaps with the steps
             kind = "store" if p.get("loader", "store") == "store" else "manifest"
             rate = DEFAULTS["loader_images_per_cpu_s"][kind] * max(1, p.get("workers", job.threads))
-            compute = max(compute, (epochs * n + (epochs + 1) * n_test) / rate)
+            loading = (epochs * n + (epochs + 1) * n_test) / rate
+            bound = "loader" if loading > compute else bound
+            compute = max(compute, loading)
         seconds = cal["job_startup_s"] + compute
         bytes_ = 2 if on_gpu and p.get("precision", "auto") != "fp32" else 4
         peak_mb = (batch * acts * bytes_ + params * 4 * 4) / 2**20
@@ -187,7 +193,7 @@ class Estimator:
             kind = output_kind(path)
             outputs[path] = (kind, weights if kind == "weights" else eval_size if kind == "eval" else None)
         return Estimate(seconds, on_gpu, image_layers=epochs * n + passes_frozen * max(0, depth - 1)
-                        if layer else epochs * n * depth, peak_mb=peak_mb, outputs=outputs)
+                        if layer else epochs * n * depth, peak_mb=peak_mb, outputs=outputs, bound=bound)
 
 
 def _thread_scale(threads):

@@ -32,7 +32,8 @@ def _count(x):
 
 def rule_rows(jobs, est):
     rows = defaultdict(lambda: {"jobs": 0, "threads": set(), "gpu": set(), "mem_mb": 0, "peak_mb": 0.0,
-                                "images": 0.0, "gpu_h": 0.0, "cpu_h": 0.0, "generic": False})
+                                "images": 0.0, "gpu_h": 0.0, "cpu_h": 0.0, "generic": False,
+                                "loader": 0})
     for j in jobs:
         e, r = est[j.jobid], rows[j.rule]
         r["jobs"] += 1
@@ -46,6 +47,7 @@ def rule_rows(jobs, est):
         else:
             r["cpu_h"] += e.seconds * j.threads / 3600
         r["generic"] |= e.generic
+        r["loader"] += e.bound == "loader"
     return rows
 
 
@@ -69,6 +71,10 @@ def print_plan(out, header, jobs, est, sim, path, cores, gpus, notes):
             tot[k] += r[k]
     w(f"{'total':<20} {int(tot['jobs']):>5} {'':>8} {'':>4} {'':>8} {'':>8} {_count(tot['images']):>13} "
       f"{tot['gpu_h']:>8.2f} {tot['cpu_h']:>8.2f}\n")
+    for rule, r in rows.items():
+        if r["loader"]:
+            w(f"  {rule}: {r['loader']} of {r['jobs']} jobs wait on the loader's decoding (more threads per "
+              "job, or a smaller store.short_side, speed them up), not on the device\n")
     if any(r["generic"] for r in rows.values()):
         w("  * generic estimate (start-up + 1 s): a rule the plan has no cost model for\n")
     disk = defaultdict(lambda: [0, 0.0])

@@ -4,8 +4,8 @@ self-calibration on this machine (a few small conv steps, about 2 s).
 A calibration holds the workflow version (VERSION) and the device it was measured on; one
 from another version or another device is ignored, with a line saying so. Rates:
 ``gflops`` (training-step FLOP/s of a conv block, per precision), ``forward_gflops`` (no-grad
-passes), ``step_overhead_s`` (optimizer step and Python per batch), ``job_startup_s`` (Python,
-torch and h5py imports) and, optionally, measured ``layers`` images/s per
+passes), ``step_overhead_s`` (optimizer step and Python per batch), ``job_startup_s`` / ``light_startup_s``
+(Python with torch, h5py and numpy / without torch) and, optionally, measured ``layers`` images/s per
 ``<dataset-kind>/<preset>/<layer>`` that replace the FLOP-based rate of that layer.
 """
 
@@ -14,6 +14,7 @@ import platform
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -102,15 +103,21 @@ def conv_rates(device, dtype=torch.float32, min_seconds=0.4, width=64, side=32, 
 
 
 def startup_seconds():
-    """Seconds a job's Python spends importing torch, h5py and numpy (a fresh interpreter)."""
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import torch, h5py, numpy"], check=True)
-    return time.perf_counter() - start
+    """Seconds a fresh interpreter spends importing (torch, h5py, numpy) and (h5py, numpy): the
+    start-up of a training job and of a light one (prepare_data, tables); both run at once."""
+    def run(mods):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", f"import {mods}"], check=True)
+        return time.perf_counter() - start
+
+    with ThreadPoolExecutor(2) as pool:
+        return list(pool.map(run, ("torch, h5py, numpy", "h5py, numpy")))
 
 
-def measure(device_kind="cpu", threads=1):
+def measure(device_kind="cpu", threads=1, source="benchmarks/calibrate.py"):
     """A calibration of this machine's CPU (one thread) or its CUDA device."""
     cpu, gpu = this_device()
+    heavy, light = startup_seconds()
     if device_kind == "cpu":
         old = torch.get_num_threads()
         torch.set_num_threads(threads)
@@ -125,8 +132,9 @@ def measure(device_kind="cpu", threads=1):
         btrain, bfwd, _ = conv_rates(dev, torch.bfloat16, batch=128, width=128, side=56)
         gflops, fgflops, name = {"fp32": train, "bf16": btrain}, {"fp32": fwd, "bf16": bfwd}, gpu
     return {"version": code_version(), "device": name, "threads": threads, "gflops": gflops,
-            "forward_gflops": fgflops, "step_overhead_s": overhead, "job_startup_s": startup_seconds(),
-            "layers": {}, "written": time.strftime("%Y-%m-%d %H:%M:%S"), "source": "measured"}
+            "forward_gflops": fgflops, "step_overhead_s": overhead, "job_startup_s": heavy,
+            "light_startup_s": light,
+            "layers": {}, "written": time.strftime("%Y-%m-%d %H:%M:%S"), "source": source}
 
 
 def write(path, calibration):
