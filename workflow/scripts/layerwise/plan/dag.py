@@ -141,10 +141,11 @@ def dry_run(targets, directory, cores, gpus, configfiles=(), extra=(), forceall=
     proc = subprocess.run(cmd, cwd=directory, capture_output=True, text=True)
     text = proc.stdout + proc.stderr
     if proc.returncode != 0:
-        lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith(("  ", "Using ", "Assuming"))]
-        at = next((i for i, ln in enumerate(lines) if "Exception" in ln or "Error" in ln or "error" in ln), 0)
-        message = "\n".join(lines[at:at + 12])
-        hint = config_hint(message)
+        # Snakemake's own message: what follows "Building DAG of jobs...", without the traceback
+        lines = text.split("Building DAG of jobs...")[-1].strip().splitlines()
+        lines = lines[: next((i for i, ln in enumerate(lines) if ln.startswith("Traceback")), len(lines))]
+        message = "\n".join(ln for ln in lines[:20] if ln.strip() and not ln.startswith(("Using ", "Assuming ")))
+        hint = config_hint(f"{message} {' '.join(targets)}")
         raise InputError(f"snakemake cannot build {' '.join(targets) or 'the default target'}:\n{message}"
                          + (f"\n{hint}" if hint else ""))
     return parse_dry_run(text)

@@ -79,7 +79,7 @@ def print_plan(out, header, jobs, est, sim, path, cores, gpus, notes):
         w("  * generic estimate (start-up + 1 s): a rule the plan has no cost model for\n")
     disk = defaultdict(lambda: [0, 0.0])
     for j in jobs:
-        for p, (kind, size) in est[j.jobid].outputs.items():
+        for kind, size in est[j.jobid].outputs.values():
             disk[kind][0] += 1
             disk[kind][1] += size or 0
     w("\ndisk by output kind: " + ", ".join(
