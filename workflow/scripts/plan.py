@@ -16,6 +16,7 @@ import argparse
 import glob
 import logging
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -33,6 +34,8 @@ def get_args_parser():
     parser.add_argument("--gpus", type=int, default=0, help="GPUs of the run (--resources gpu=N)")
     parser.add_argument("--directory", default=".", help="working directory of the run (config/, results/)")
     parser.add_argument("--configfile", action="append", default=[], help="as snakemake --configfile")
+    parser.add_argument("--config-json", default=None,
+                        help="the whole config as JSON (the report rule passes the run's own config)")
     parser.add_argument("--sizes", action="append", default=[], metavar="NAME=TRAIN,TEST[,CLASSES]",
                         help="split sizes of a dataset, e.g. imagenet=1281167,50000,1000 (ILSVRC-2012) "
                              "when planning on a generated tree")
@@ -54,6 +57,11 @@ def plan(args, out=sys.stdout):
     started = time.perf_counter()
     directory = Path(args.directory).resolve()
     cfiles = [str(Path(c).resolve()) for c in args.configfile]
+    if args.config_json:  # JSON is YAML: Snakemake reads it as one more config file
+        tmp = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
+        tmp.write(args.config_json)
+        tmp.close()
+        cfiles.append(tmp.name)
     # the dry run (a subprocess) and the self-calibration run side by side
     pool = ThreadPoolExecutor(1)
     dry = pool.submit(dag.dry_run, args.targets, directory, args.cores, args.gpus, cfiles,
@@ -69,8 +77,12 @@ def plan(args, out=sys.stdout):
         notes.append(f"cpu rates: self-calibrated now on this machine ({cpu['device']}, "
                      f"{cpu['gflops']['fp32']:.1f} GFLOP/s per thread; no calibration file applied)"
                      + (f", saved to {saved.relative_to(directory)}" if args.calibration is None else ""))
-    jobs = dry.result()
-    pool.shutdown()
+    try:
+        jobs = dry.result()
+    finally:
+        pool.shutdown()
+        if args.config_json:
+            Path(cfiles[-1]).unlink()
     if args.gpus and gpu is None and any(j.gpus for j in jobs):
         notes.append("gpu rates: no calibration of the run's GPU applies (benchmarks/calibrate.py on it, "
                      "or --gpu-device NAME): GPU jobs are estimated at this machine's CPU rates")

@@ -131,7 +131,7 @@ def dry_run(targets, directory, cores, gpus, configfiles=(), extra=(), forceall=
     snakefile = snakefile or Path(__file__).resolve().parents[3] / "Snakefile"
     exe = Path(sys.executable).parent / "snakemake"
     cmd = [str(exe if exe.exists() else "snakemake"), *targets, "-s", str(snakefile),
-           "--directory", str(directory), "-n", "-p", "--cores", str(cores),
+           "--directory", str(directory), "-n", "-p", "--nolock", "--cores", str(cores),
            "--resources", f"gpu={gpus}"]
     for path in configfiles:
         cmd += ["--configfile", str(path)]
