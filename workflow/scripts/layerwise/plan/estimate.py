@@ -10,6 +10,7 @@ and the printout names it.
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from layerwise.plan.models import e2e_head, layer_costs
 from layerwise.plan.rates import DEFAULTS
@@ -22,6 +23,10 @@ OVERHEAD = {"data": 17 * KB, "graph": 12 * KB, "batches": 14 * KB, "eval": 13 * 
 # The store's JPEGs: 14.4 KiB per image at short side 256, quality 90 (docs/data.md).
 STORE_BYTES_256 = 14.4 * KB
 GENERIC_SECONDS = 1.0
+# The robust samplers' numba kernels compile on their first use on a machine (then cached in
+# layerwise/submodular/__pycache__): 6 CPU seconds measured on the .test config.
+NUMBA_COMPILE_S = 6.0
+NUMBA_CACHE = Path(__file__).resolve().parents[1] / "submodular" / "__pycache__"
 
 
 @dataclass
@@ -129,6 +134,8 @@ class Estimator:
         levels = p.get("levels", []) if sampler == "robust-hier" else []
         if sampler.startswith("robust"):  # greedy gains: ~n x block size evaluations per level, 5 ns each
             seconds = sum(n * min(k, n) * 5e-9 for k in [*levels, b]) / max(1, job.threads)
+            if not any(NUMBA_CACHE.glob("facility.*.nbi")):
+                seconds += NUMBA_COMPILE_S
         else:
             seconds = n * 1e-7
         size = batches * (b * 8 + 16) + 18 * 16 * (len(levels) + 1) + OVERHEAD["batches"]

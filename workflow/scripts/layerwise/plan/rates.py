@@ -114,10 +114,11 @@ def startup_seconds():
         return list(pool.map(run, ("torch, h5py, numpy", "h5py, numpy")))
 
 
-def measure(device_kind="cpu", threads=1, source="benchmarks/calibrate.py"):
-    """A calibration of this machine's CPU (one thread) or its CUDA device."""
+def measure(device_kind="cpu", threads=1, source="benchmarks/calibrate.py", startup=None):
+    """A calibration of this machine's CPU (one thread) or its CUDA device; ``startup``: the
+    (torch, light) import seconds when the caller timed its own imports, else measured."""
     cpu, gpu = this_device()
-    heavy, light = startup_seconds()
+    heavy, light = startup or startup_seconds()
     if device_kind == "cpu":
         old = torch.get_num_threads()
         torch.set_num_threads(threads)
