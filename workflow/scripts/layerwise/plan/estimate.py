@@ -59,6 +59,8 @@ class Estimator:
 
     def __call__(self, job):
         fn = getattr(self, f"_{job.rule}", None)
+        if not job.outputs:  # a target rule (all): nothing runs
+            return Estimate(0.0, False)
         est = fn(job) if fn else Estimate(self.cpu["job_startup_s"] + GENERIC_SECONDS, False, generic=True)
         for path in job.outputs:
             kind = output_kind(path)

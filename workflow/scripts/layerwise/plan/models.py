@@ -44,12 +44,12 @@ def _costs(model_json, num_classes, channels, side):
     spec = spec_from_config(model, num_classes, channels, side)
     widths = block_widths(spec)
     out = []
-    with torch.device("meta"):
-        stem = make_stem(spec)
+    with torch.device("meta"):  # eval mode: batch norm takes a batch of one image
+        stem = make_stem(spec).eval()
         x = torch.empty(1, channels, side, side)
         x = stem(x)
         for j in range(spec.layers):
-            block, head = make_block(spec, j, pruned=False), make_head(spec, j, widths[j])
+            block, head = make_block(spec, j, pruned=False).eval(), make_head(spec, j, widths[j]).eval()
             with FlopCounterMode(display=False) as fc:
                 y, acts = _leaf_outputs(block, x)
             block_flops = fc.get_total_flops()
