@@ -375,7 +375,7 @@ def parsimonious_runs(wildcards):
 
 
 def plan_inputs(wildcards):
-    """Every target of rule all but the comparison itself: it runs after all their jobs."""
+    """Every target of `all` except the comparison itself, which runs after their jobs."""
     return [t for t in all_targets(wildcards) if t != "results/plan_vs_measured.csv"]
 
 
