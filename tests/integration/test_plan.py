@@ -41,13 +41,16 @@ def test_tiny_table3_estimates_hold_against_the_run(tmp_path):
     assert "calibration file" in after.stdout  # the saved self-calibration, not a new one
     with open(tmp_path / "compare.csv") as f:
         comp = list(csv.DictReader(f))
-    seconds = [r for r in comp if r["kind"] == "seconds"]
+    # CPU seconds per thread: what the jobs cost on a quiet machine, whatever the load of other
+    # processes (their wall seconds follow it, and tests assert no wall time)
+    seconds = [r for r in comp if r["kind"] == "cpu_seconds_per_thread"]
     assert {r["item"] for r in seconds} >= {"prepare_data", "build_graph", "partition_batches", "train_layer",
                                             "train_e2e"}
     est, measured = sum(float(r["estimated"]) for r in seconds), sum(float(r["measured"]) for r in seconds)
-    # the plan before the run (the same jobs, but layerwise_table has no benchmark) within 2x
-    before_total = sum(estimated.values())
-    assert 0.5 < est / measured < 2 and 0.5 < before_total / measured < 2.2, (est, before_total, measured)
+    # the plan made before the run, over the jobs that have a benchmark file (not layerwise_table)
+    benchmarked = {r["jobid"] for r in rows if r["rule"] != "layerwise_table"}
+    before_total = sum(v for k, v in estimated.items() if k in benchmarked)
+    assert 0.5 < est / measured < 2 and 0.5 < before_total / measured < 2, (est, before_total, measured)
     sizes = [r for r in comp if r["kind"].startswith("bytes:")]
     assert {r["kind"] for r in sizes} == {"bytes:data", "bytes:graph", "bytes:batches", "bytes:weights",
                                           "bytes:eval"}

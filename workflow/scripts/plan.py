@@ -14,16 +14,14 @@ seconds of its jobs' benchmark files, and each output's estimated size beside th
 
 import time
 
-_START = time.perf_counter()
-# This interpreter's own imports are the self-calibration's start-up of a job: a light one
-# (numpy, h5py) and a training one (+ torch), timed here rather than in two more processes.
+_START = time.process_time()
+# This interpreter's own imports are the self-calibration's start-up of a light job (numpy,
+# h5py), in CPU seconds; a training job's (torch and the library) is timed in a fresh
+# interpreter beside the dry run.
 import h5py  # noqa: E402, F401
 import numpy  # noqa: E402, F401
 
-_LIGHT = time.perf_counter() - _START
-import torch  # noqa: E402, F401
-
-_HEAVY = time.perf_counter() - _START
+_LIGHT = time.process_time() - _START
 
 import argparse  # noqa: E402
 import glob  # noqa: E402
@@ -75,14 +73,15 @@ def plan(args, out=sys.stdout):
         tmp.close()
         cfiles.append(tmp.name)
     # the dry run (a subprocess) and the self-calibration run side by side
-    pool = ThreadPoolExecutor(1)
+    pool = ThreadPoolExecutor(2)
+    heavy = pool.submit(rates.import_seconds, rates.TRAINING_IMPORTS)
     dry = pool.submit(dag.dry_run, args.targets, directory, args.cores, args.gpus, cfiles,
                       args.snakemake_args.split(), forceall=args.forceall or args.compare)
     paths = args.calibration if args.calibration is not None else sorted(
         glob.glob(str(directory / "results" / "plan" / "calibration*.json")))
     cpu, gpu, notes = rates.load(paths, args.gpu_device)
     if cpu is None:
-        cpu = rates.measure("cpu", source="plan.py self-calibration", startup=(_HEAVY, _LIGHT))
+        cpu = rates.measure("cpu", source="plan.py self-calibration", startup=(heavy.result(), _LIGHT))
         saved = directory / "results" / "plan" / "calibration-cpu.json"
         if args.calibration is None:  # the next plan reads it instead of measuring again
             rates.write(saved, cpu)

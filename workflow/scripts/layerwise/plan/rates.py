@@ -1,5 +1,7 @@
 """Device rates of a plan: a calibration file written by benchmarks/calibrate.py, or a short
-self-calibration on this machine (a few small conv steps, about 2 s).
+self-calibration on this machine (a few small conv steps, about 2 s). CPU rates are timed in
+process CPU seconds, so a plan made on a busy shared machine estimates the jobs as they run
+on a quiet one; GPU rates in wall seconds.
 
 A calibration holds the workflow version (VERSION) and the device it was measured on; one
 from another version or another device is ignored, with a line saying so. Rates:
@@ -11,10 +13,10 @@ passes), ``step_overhead_s`` (optimizer step and Python per batch), ``job_startu
 
 import json
 import platform
+import resource
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -53,13 +55,15 @@ def this_device():
     return cpu_name(), (f"cuda: {gpu}" if gpu else None)
 
 
-def _time(fn, min_seconds):
+def _time(fn, min_seconds, clock=time.perf_counter):
+    """Seconds per call of ``fn`` on ``clock`` (process CPU time on CPU: what other processes
+    on a shared machine do not inflate)."""
     fn()  # warm-up
-    n, start = 0, time.perf_counter()
-    while time.perf_counter() - start < min_seconds or n < 2:
+    n, start = 0, clock()
+    while clock() - start < min_seconds or n < 2:
         fn()
         n += 1
-    return (time.perf_counter() - start) / n
+    return (clock() - start) / n
 
 
 def conv_rates(device, dtype=torch.float32, min_seconds=0.4, width=64, side=32, batch=16):
@@ -97,21 +101,28 @@ def conv_rates(device, dtype=torch.float32, min_seconds=0.4, width=64, side=32, 
         tiny_opt.step()
         sync()
 
-    train = 3 * flops / _time(step, min_seconds) / 1e9
-    fwd = flops / _time(forward, min_seconds / 2) / 1e9
-    return train, fwd, _time(tiny_step, 0.1)
+    clock = time.perf_counter if device.type == "cuda" else time.process_time
+    train = 3 * flops / _time(step, min_seconds, clock) / 1e9
+    fwd = flops / _time(forward, min_seconds / 2, clock) / 1e9
+    return train, fwd, _time(tiny_step, 0.1, clock)
+
+
+SCRIPTS_DIR = Path(__file__).resolve().parents[2]
+TRAINING_IMPORTS = "layerwise.training.greedy, layerwise.training.e2e"  # torch, h5py and the library
+
+
+def import_seconds(modules):
+    """CPU seconds a fresh interpreter spends importing ``modules`` (from workflow/scripts)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run([sys.executable, "-c", f"import {modules}"], check=True, cwd=SCRIPTS_DIR)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
 def startup_seconds():
-    """Seconds a fresh interpreter spends importing (torch, h5py, numpy) and (h5py, numpy): the
-    start-up of a training job and of a light one (prepare_data, tables); both run at once."""
-    def run(mods):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", f"import {mods}"], check=True)
-        return time.perf_counter() - start
-
-    with ThreadPoolExecutor(2) as pool:
-        return list(pool.map(run, ("torch, h5py, numpy", "h5py, numpy")))
+    """CPU seconds a fresh interpreter spends importing (torch, h5py, numpy) and (h5py, numpy):
+    the start-up of a training job and of a light one (prepare_data, tables)."""
+    return [import_seconds(TRAINING_IMPORTS), import_seconds("h5py, numpy")]
 
 
 def measure(device_kind="cpu", threads=1, source="benchmarks/calibrate.py", startup=None):
