@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 CORES ?= 2
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: demo test lint report clean-results
+.PHONY: demo test lint report plan clean-results
 
 $(STAMP): workflow/envs/requirements.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 2; }
@@ -28,7 +28,15 @@ lint: $(STAMP)
 	ruff check workflow/scripts benchmarks tests
 	snakemake --lint
 
-# Then the mutants of the reported numbers' functions: each must fail a test (tests/mutants_partition.sh).
+# The cost plan of a target before running it (jobs, image-layers, device-hours, memory, disk,
+# critical path, wall time on CORES and GPUS): `make plan TARGET=results/imagenet_table3.csv
+# CORES=16 GPUS=4`; PLAN_ARGS passes more options (--configfile, --sizes, --gpu-device; docs/running.md).
+TARGET ?=
+GPUS ?= 0
+plan: $(STAMP)
+	python workflow/scripts/plan.py $(TARGET) --cores $(CORES) --gpus $(GPUS) $(PLAN_ARGS)
+
+# pytest, then the mutants of the reported numbers' functions: each must fail a test (tests/mutants_partition.sh).
 test: lint
 	pytest
 	bash tests/mutants_partition.sh

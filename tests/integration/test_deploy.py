@@ -5,8 +5,12 @@ must find its scripts, schemas, envs, report captions and workflow profile relat
 Snakefile, and write only under the working directory.
 """
 
+import os
 import re
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -93,3 +97,35 @@ def test_rule_files_include_in_any_order_after_common(tmp_path):
         return sorted(line.split() for line in out.splitlines() if re.fullmatch(r"\w+\s+\d+", line.strip()))
 
     assert jobs(snakefile) == jobs(REPO / "workflow" / "Snakefile")
+
+
+def test_deployed_as_a_module_the_way_snakedeploy_lays_it_out(tmp_path):
+    """`snakedeploy deploy-workflow` writes workflow/Snakefile importing ours with `module` and
+    `use rule * from`, and copies config/; configured with the .test config, the dry run there
+    plans the same jobs as running our Snakefile directly (issue 23: catalog "standardized usage")."""
+    (tmp_path / "workflow").mkdir()
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    shutil.copy(TEST_CONFIG, tmp_path / "config" / "config.yaml")  # the user's edit of the template
+    (tmp_path / "workflow" / "Snakefile").write_text(
+        'configfile: "config/config.yaml"\n\n\n'
+        "module layerwise:\n"
+        f"    snakefile:\n        {str(REPO / 'workflow' / 'Snakefile')!r}\n"
+        "    config:\n        config\n\n\n"
+        "use rule * from layerwise\n"
+    )
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    proc = subprocess.run([str(Path(sys.executable).parent / "snakemake"), "-n", "-p", "--cores", "2"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+    def counts(out):
+        return {line.split()[0]: int(line.split()[1]) for line in out.splitlines()
+                if re.fullmatch(r"\w+\s+\d+", line.strip())}
+
+    deployed = counts(proc.stdout)
+    (tmp_path / "direct").mkdir()
+    direct = counts(run_snakemake(tmp_path / "direct", "-n", "--configfile", str(TEST_CONFIG)).stdout)
+    assert deployed == direct and deployed["train_layer"] == 4 and deployed["plan_vs_measured"] == 1
+    # the module's scripts are reached from its own directory, not the deploying workflow's
+    assert f"{REPO / 'workflow' / 'scripts' / 'prepare_data.py'}" in proc.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".snakemake", "config", "direct", "workflow"]

@@ -13,8 +13,9 @@ from layerwise.autoencoder.plan import AutoencoderPlan
 from layerwise.probes.plan import probe_files, probe_groups
 from layerwise.training.runs import RunPlan
 
-# Entry scripts sit beside the rules (workflow/scripts), whatever the working directory.
-SCRIPTS = Path(workflow.basedir) / "scripts"
+# Entry scripts sit beside the rules (workflow/scripts), whatever the working directory;
+# WORKFLOW_DIR is set by the Snakefile (module-safe, unlike workflow.basedir).
+SCRIPTS = WORKFLOW_DIR / "scripts"
 
 # Every rule runs in the pinned environment (conda users) or in .venv (make); relative to the
 # rule files in workflow/rules/.
@@ -168,6 +169,7 @@ def all_targets(wildcards):
     if probe_files(config, lw, preset_layers):
         targets.append(f"results/{lw}/figures/probes.png")
     targets.append(f"results/{data}_parsimonious.csv")
+    targets.append("results/plan_vs_measured.csv")
     return targets
 
 
@@ -367,3 +369,15 @@ def parsimonious_runs(wildcards):
         method=config["parsimonious"]["methods"],
         seed=config["parsimonious"]["seeds"],
     )
+
+
+# ---- input and params functions of report.smk ----
+
+
+def plan_inputs(wildcards):
+    """Every target of `all` except the comparison itself, which runs after their jobs."""
+    return [t for t in all_targets(wildcards) if t != "results/plan_vs_measured.csv"]
+
+
+def plan_config(wildcards):
+    return as_json(config)
