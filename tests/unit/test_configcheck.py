@@ -7,7 +7,7 @@ import jsonschema
 import pytest
 import yaml
 
-from layerwise.configcheck import coerce_overrides, explain, gpu_overrides, startup_problems, validator
+from layerwise.configcheck import coerce_overrides, explain, fit_problem, gpu_overrides, startup_problems, validator
 from layerwise.errors import InputError
 from layerwise.submodular.hierarchy import check_levels
 
@@ -120,11 +120,17 @@ def test_batch_size_larger_than_a_synthetic_training_set_names_the_key():
     config = base_config()
     config["datasets"]["synthetic"]["synthetic"]["n_train"] = 100
     config["batches"]["datasets"]["synthetic"] = {"batch_size": 400, "levels": []}
-    problems = startup_problems(config)
-    assert problems == [
+    assert startup_problems(config) == []  # only jobs that use the batch size ask (input functions)
+    assert fit_problem(config, "synthetic", "shuffle-s0") == (
         "invalid config at batches.datasets.synthetic.batch_size: 400 is larger than the training set of "
-        "dataset 'synthetic' (datasets.synthetic.synthetic.n_train=100); lower it to at most 100"
-    ]
+        "dataset 'synthetic' (datasets.synthetic.synthetic.n_train=100), so shuffle-s0 would make one batch "
+        "of the whole set; lower it to at most 100"
+    )
+    config["batches"]["datasets"]["synthetic"] = {"batch_size": 25, "levels": [100]}
+    assert fit_problem(config, "synthetic", "robust-flat") is None
+    assert fit_problem(config, "synthetic", "robust-hier").startswith(
+        "invalid config at batches.datasets.synthetic.levels[0]: 100 is not smaller than the training set")
+    assert fit_problem(config, "cifar10", "shuffle-s0") is None  # size unknown before prepare_data
 
 
 def test_batch_size_must_split_over_the_gpus_of_set_resources():

@@ -3,7 +3,7 @@
 
 rule partition_batches:
     input:
-        graph="results/{dataset}/graph/%s.h5" % GRAPH_STEM,
+        graph=partition_graph,
     output:
         batches="results/{dataset}/batches/{sampler}.h5",
     log:
@@ -30,7 +30,7 @@ rule partition_batches:
 
 rule partition_figures:
     input:
-        graph="results/{dataset}/graph/%s.h5" % GRAPH_STEM,
+        graph=partition_graph,
         batches="results/{dataset}/batches/robust-hier.h5",
     output:
         runtime=report(

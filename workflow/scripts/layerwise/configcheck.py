@@ -178,19 +178,32 @@ def batch_problems(config, gpus=None):
         size, levels, key = batch_settings(config, name)
         if hier:
             problems += _level_problems(size, levels, key)
-        n = train_size(entry)
-        if n is not None and size > n:
-            problems.append(f"invalid config at {key}.batch_size: {size} is larger than the training set of "
-                            f"dataset {name!r} (datasets.{name}.synthetic.n_train={n}); lower it to at most {n}")
-        elif n is not None and hier and levels and levels[0] >= n:
-            problems.append(f"invalid config at {key}.levels[0]: {levels[0]} is not smaller than the training set "
-                            f"of dataset {name!r} (datasets.{name}.synthetic.n_train={n}); lower it or drop the level")
         if name in config["layerwise"]["profiles"]:
             for rule, ranks in sorted(training.items()):
                 if size % ranks:
                     problems.append(f"invalid config at {key}.batch_size: {size} does not split over the {ranks} "
                                     f"GPUs of --set-resources {rule}:gpu={ranks}; use a multiple of {ranks}")
     return problems
+
+
+def fit_problem(config, dataset, sampler):
+    """Whether the dataset's batch settings fit its training set, where the config gives its size.
+
+    Run by the input functions of the jobs that use them (partition_batches, and training
+    with shuffle-s<seed>), so only for datasets in the DAG, and still before any job starts.
+    """
+    n = train_size(config["datasets"][dataset])
+    if n is None:
+        return None
+    size, levels, key = batch_settings(config, dataset)
+    where = f"dataset {dataset!r} (datasets.{dataset}.synthetic.n_train={n})"
+    if size > n:
+        return (f"invalid config at {key}.batch_size: {size} is larger than the training set of {where}, "
+                f"so {sampler} would make one batch of the whole set; lower it to at most {n}")
+    if sampler == "robust-hier" and levels and levels[0] >= n:
+        return (f"invalid config at {key}.levels[0]: {levels[0]} is not smaller than the training set of {where}; "
+                "lower it or drop the level")
+    return None
 
 
 def table_problems(config):
