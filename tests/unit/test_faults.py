@@ -5,12 +5,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from layerwise import torchfile
 from layerwise.errors import InputError
+from layerwise.submodular.batchfile import write_batches
 from layerwise.training.greedy import train_layer
+from layerwise.training.sampler import make_sampler, real_items
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_layerwise import config, tiny_dataset
@@ -95,3 +98,59 @@ def test_one_line_error_of_a_failed_job_log(tmp_path):
     log.write_text("Killed\n")
     assert one_line_error(log) == "Killed"
     assert one_line_error(tmp_path / "none.log").startswith("(no log at")
+
+
+# ---- issue 20 case 4: a batches file built with other settings than the run's config ----
+
+
+def _batches_file(path, n, size, sampler, levels=()):
+    """A mini-batch file as partition_batches writes it: params and sampler recorded."""
+    perm = np.random.default_rng(0).permutation(n)
+    rows = np.array_split(perm, -(-n // size))
+    params = {"batch_size": size, "levels": list(levels), "method": "onthefly", "key": "batches"}
+    write_batches(path, rows, [0.0] * len(rows), [], {"sampler": sampler}, params, 0)
+    return rows
+
+
+def _run_cfg(sampler, batch_size, levels=None):
+    cfg = {"run": f"m.{sampler}-s0", "sampler": sampler, "seed": 0, "batch_order": "fixed",
+           "batch_size": batch_size, "batch_key": "batches.batch_size"}
+    if levels is not None:
+        cfg["levels"] = levels
+    return cfg
+
+
+def test_batches_file_of_the_configured_size_is_replayed(tmp_path):
+    rows = _batches_file(tmp_path / "random-s0.h5", 400, 16, "random-s0")
+    sampler = make_sampler(_run_cfg("random-s0", 16), tmp_path / "random-s0.h5", 400)
+    got = [real_items(row) for row in sampler]
+    assert len(got) == 25 and all(np.array_equal(a, b) for a, b in zip(got, rows, strict=True))
+
+
+def test_batches_file_of_another_batch_size_is_refused_naming_both(tmp_path):
+    path = tmp_path / "random-s0.h5"
+    _batches_file(path, 400, 32, "random-s0")  # swapped in for the batch size 16 one
+    with pytest.raises(InputError) as err:
+        make_sampler(_run_cfg("random-s0", 16), path, 400)
+    assert str(err.value) == (
+        f"{path}: built with batches.batch_size=32 but this run's config has batches.batch_size=16; "
+        f"rebuild it with `snakemake --forcerun partition_batches` (or `rm {path}` and rerun)"
+    )
+
+
+def test_batches_file_of_other_levels_or_sampler_is_refused(tmp_path):
+    path = tmp_path / "robust-hier.h5"
+    _batches_file(path, 400, 16, "robust-hier", levels=[128, 64])
+    make_sampler(_run_cfg("robust-hier", 16, levels=[128, 64]), path, 400)
+    with pytest.raises(InputError, match=r"built with batches.levels=\[128, 64\] but this run's config has "
+                                         r"batches.levels=\[256, 64\]"):
+        make_sampler(_run_cfg("robust-hier", 16, levels=[256, 64]), path, 400)
+    _batches_file(tmp_path / "random-s1.h5", 400, 16, "random-s1")
+    with pytest.raises(InputError, match="holds the random-s1 sequence but this run .* uses random-s0"):
+        make_sampler(_run_cfg("random-s0", 16), tmp_path / "random-s1.h5", 400)
+
+
+def test_shuffle_batch_larger_than_the_training_set_names_the_key():
+    with pytest.raises(InputError, match=r"^batches.batch_size=512 is larger than the training set \(400 images\)"):
+        make_sampler(_run_cfg("shuffle-s0", 512), None, 400)
+    assert len(make_sampler(_run_cfg("shuffle-s0", 400), None, 400)) == 1
