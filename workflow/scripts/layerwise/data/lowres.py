@@ -14,7 +14,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from layerwise.data.datasets import ManifestDataset
-from layerwise.data.imagefolder import load_rgb
+from layerwise.data.imagefolder import load_rgb, to_rgb
 
 
 def low_res(path, side):
@@ -23,7 +23,7 @@ def low_res(path, side):
         with Image.open(path) as img:
             img.draft("RGB", (side, side))  # only changes JPEG decoding; other formats ignore it
             img.load()
-            img = img if img.mode == "RGB" else img.convert("RGB")
+            img = to_rgb(img, path)  # 16-bit grey scaled, not clipped
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         load_rgb(path)  # decodes again and raises the one clear InputError naming the file
         raise
