@@ -1,16 +1,20 @@
-"""Faults a user causes with PyTorch files: a truncated weights.pt, a corrupt scratch checkpoint."""
+"""Faults a user causes: a truncated weights.pt, a corrupt scratch checkpoint, a swapped batches file, a full disk."""
 
+import errno
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 import torch
 
 from layerwise import torchfile
-from layerwise.errors import InputError
+from layerwise.errors import InputError, run_cli
+from layerwise.h5io import atomic_h5, atomic_path
 from layerwise.submodular.batchfile import write_batches
 from layerwise.training.greedy import train_layer
 from layerwise.training.sampler import make_sampler, real_items
@@ -154,3 +158,126 @@ def test_shuffle_batch_larger_than_the_training_set_names_the_key():
     with pytest.raises(InputError, match=r"^batches.batch_size=512 is larger than the training set \(400 images\)"):
         make_sampler(_run_cfg("shuffle-s0", 512), None, 400)
     assert len(make_sampler(_run_cfg("shuffle-s0", 400), None, 400)) == 1
+
+
+# ---- issue 20 case 8: a full, read-only or forbidden disk is one line naming the output, exit 2 ----
+
+
+def _cli(main, argv, monkeypatch):
+    """Run ``main`` through run_cli as an entry script does: (exit code, stderr lines)."""
+    import argparse
+
+    monkeypatch.setattr(sys, "argv", ["job.py", *argv])
+    parser = argparse.ArgumentParser()
+    parser.add_argument("out")
+    with pytest.raises(SystemExit) as stop:
+        run_cli(main, parser)
+    return stop.value.code
+
+
+def _full_disk(monkeypatch):
+    """A disk with no space left: statvfs says so and writes fail as torch's C++ writer reports it."""
+    real = os.statvfs
+
+    def statvfs(path):
+        st = real(path)
+        return os.statvfs_result((st.f_bsize, st.f_frsize, st.f_blocks, 0, 0, *tuple(st)[5:]))
+
+    def save(obj, f, *args, **kwargs):
+        Path(f).write_bytes(b"PK\x03\x04 half an archive")
+        raise RuntimeError("basic_ios::clear: iostream error")
+
+    monkeypatch.setattr(os, "statvfs", statvfs)
+    monkeypatch.setattr(torch, "save", save)
+
+
+def test_full_disk_under_torch_save_is_one_line_naming_the_output(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "run" / "weights.pt"
+    _full_disk(monkeypatch)
+
+    def main(args):
+        with atomic_path(args.out) as tmp:
+            torch.save({"w": torch.zeros(3)}, tmp)
+
+    assert _cli(main, [str(out)], monkeypatch) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"error: {out}: cannot write it: No space left on device (ENOSPC); free space on the disk holding "
+        f"{out.parent} (`df -h {out.parent}`) or run the workflow in a directory on a larger disk "
+        "(snakemake --directory DIR). Then rerun: finished outputs are kept and an interrupted job resumes "
+        "from its checkpoint."
+    ]
+    assert list(out.parent.iterdir()) == []  # no output, no temporary file
+
+
+def test_unrelated_runtime_error_while_writing_stays_a_traceback(tmp_path, monkeypatch):
+    # the control: with space left, a RuntimeError is a bug (exit 1), not a storage error
+    def main(args):
+        with atomic_path(args.out):
+            raise RuntimeError("basic_ios::clear: iostream error")
+
+    monkeypatch.setattr(sys, "argv", ["job.py", str(tmp_path / "w.pt")])
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("out")
+    with pytest.raises(RuntimeError, match="iostream error"):
+        run_cli(main, parser)
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EACCES, errno.EROFS])
+def test_hdf5_storage_errors_name_the_output(tmp_path, monkeypatch, capsys, code):
+    out = tmp_path / "eval.h5"
+    words = os.strerror(code)
+
+    def refuse(*args, **kwargs):  # as h5py words it: the errno only inside the text
+        raise OSError(f"Unable to synchronously create file (unable to open file: name = '{args[0]}', "
+                      f"errno = {code}, error message = '{words}', flags = 13, o_flags = 242)")
+
+    monkeypatch.setattr(h5py, "File", refuse)
+
+    def main(args):
+        with atomic_h5(args.out, "train_layer", {}, 0) as f:
+            f["x"] = 1
+
+    assert _cli(main, [str(out)], monkeypatch) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"error: {out}: cannot write it: {words} ({errno.errorcode[code]}); ")
+    assert "Then rerun" in line
+
+
+def test_unwritable_results_folder_is_one_line(tmp_path, monkeypatch, capsys):
+    # a folder the user cannot write: a real one where permissions apply (not as root), else simulated
+    results = tmp_path / "results"
+    results.mkdir()
+    out = results / "data.h5"
+    if os.geteuid() == 0:
+        def refuse(*args, **kwargs):
+            raise PermissionError(errno.EACCES, "Permission denied", str(args[0]))
+
+        monkeypatch.setattr(h5py, "File", refuse)
+    else:
+        results.chmod(0o555)
+
+    def main(args):
+        with atomic_h5(args.out, "prepare_data", {}, 0) as f:
+            f["x"] = 1
+
+    try:
+        assert _cli(main, [str(out)], monkeypatch) == 2
+    finally:
+        results.chmod(0o755)
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"error: {out}: cannot write it: Permission denied (EACCES); make {results} writable")
+
+
+def test_storage_oserror_outside_a_writer_names_its_file(tmp_path, monkeypatch, capsys):
+    log = tmp_path / "ro" / "progress.txt"
+
+    def main(args):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), args.out)
+
+    assert _cli(main, [str(log)], monkeypatch) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"error: {log}: cannot write it: Read-only file system (EROFS); {log.parent} is on a "
+                           "read-only file system")

@@ -22,7 +22,7 @@ from pathlib import Path
 import h5py
 
 from layerwise import __version__
-from layerwise.errors import InputError, OrphanedWriter
+from layerwise.errors import InputError, OrphanedWriter, storage_error
 from layerwise.jobwatch import JOB_PID_ENV, job_alive  # noqa: F401  (JOB_PID_ENV: launch.py's import)
 
 FORMAT_VERSION = 1
@@ -78,12 +78,19 @@ def atomic_path(path):
     """Yield a unique temporary sibling path; move it onto ``path`` only if the block succeeds
     and this process's job is still alive."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_sibling(path)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         yield tmp
         check_job_alive(path)
         os.replace(tmp, path)
+    except (OSError, RuntimeError) as err:
+        # a full, read-only or forbidden disk: one line naming the output (torch.save says only
+        # "basic_ios::clear: iostream error", HDF5 "open file failed"), exit 2 in run_cli
+        mapped = storage_error(path, err)
+        if mapped is None:
+            raise
+        raise mapped from None
     finally:
         if tmp.exists():
             tmp.unlink()
