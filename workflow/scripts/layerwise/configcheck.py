@@ -174,7 +174,7 @@ def batch_problems(config, gpus=None):
     problems = []
     hier = _uses(config, "robust-hier")
     training = {rule: n for rule, n in (gpus or {}).items() if rule in ("train_layer", "train_e2e") and n > 1}
-    for name, entry in config["datasets"].items():
+    for name in config["datasets"]:
         size, levels, key = batch_settings(config, name)
         if hier:
             problems += _level_problems(size, levels, key)
