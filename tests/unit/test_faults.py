@@ -281,3 +281,36 @@ def test_storage_oserror_outside_a_writer_names_its_file(tmp_path, monkeypatch, 
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith(f"error: {log}: cannot write it: Read-only file system (EROFS); {log.parent} is on a "
                            "read-only file system")
+
+
+# ---- issue 20 case 9: a bad image met in a DataLoader worker is the same one line as without workers ----
+
+
+def test_truncated_jpeg_in_a_worker_is_the_one_line_error(tmp_path, monkeypatch, capsys):
+    from PIL import Image
+
+    from layerwise.data.prepare import prepare
+    from layerwise.graph.features import load_features
+
+    rng = np.random.default_rng(0)
+    for split in ("train", "val"):
+        for c in ("n01", "n02"):
+            (tmp_path / "tree" / split / c).mkdir(parents=True)
+            for i in range(3):
+                Image.fromarray(rng.integers(0, 255, (40, 48, 3), dtype=np.uint8)).save(
+                    tmp_path / "tree" / split / c / f"{c}_{i}.JPEG", quality=95)
+    data = tmp_path / "data.h5"
+    prepare("imagenet", {"kind": "imagenet", "root": str(tmp_path / "tree"), "verify_images": "header"}, data)
+    bad = tmp_path / "tree" / "train" / "n02" / "n02_1.JPEG"
+    _truncate(bad)  # the header still reads: only a full decode (in the worker) fails
+    capsys.readouterr()  # prepare's progress bar
+    expected = None
+    for workers in (0, 1):  # in the job's process, then in a worker process: the same line
+        def main(args, workers=workers):
+            load_features("pixels", data, None, 8, 0, side=16, workers=workers)
+
+        assert _cli(main, [str(tmp_path / "graph.h5")], monkeypatch) == 2
+        (line,) = capsys.readouterr().err.strip().splitlines()
+        assert line.startswith(f"error: {bad}: cannot decode this image") and "Caught" not in line
+        expected = expected or line
+        assert line == expected

@@ -88,6 +88,21 @@ def storage_error(path, err):
     )
 
 
+def worker_message(err):
+    """The message of an error raised in a DataLoader worker, without torch's wrapping.
+
+    torch re-raises a worker's exception in the job as the same type, with the message
+    ``Caught InputError in DataLoader worker process 0.\nOriginal Traceback ...`` and the
+    original message only on the traceback's last line: that line is returned.
+    """
+    text = str(err)
+    first = text.split("\n", 1)[0]
+    if not (first.startswith("Caught ") and " in DataLoader worker process " in first):
+        return text
+    name = f"{type(err).__module__}.{type(err).__qualname__}: "
+    return text.rsplit(name, 1)[1].strip() if name in text else text
+
+
 class OrphanedWriter(Exception):
     """This process outlived the job that started it, so it must not publish outputs."""
 
@@ -102,7 +117,7 @@ def run_cli(main, parser):
     try:
         main(args)
     except InputError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {worker_message(err)}", file=sys.stderr)  # a DataLoader worker's, unwrapped
         sys.exit(EXIT_INPUT)
     except OSError as err:
         mapped = storage_error(err.filename, err) if err.filename and err.errno in STORAGE_FIXES else None

@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from layerwise.data.datasets import ManifestDataset
 from layerwise.data.imagefolder import load_rgb, to_rgb
+from layerwise.errors import InputError, worker_message
 
 
 def low_res(path, side):
@@ -57,5 +58,8 @@ def low_res_chunks(data_path, split, side, chunk, workers, batch_sampler=None):
         loader = DataLoader(dataset, batch_size=chunk, num_workers=workers)
     else:
         loader = DataLoader(dataset, batch_sampler=batch_sampler, num_workers=workers)
-    for x, _ in loader:
-        yield x
+    try:
+        for x, _ in loader:
+            yield x
+    except InputError as err:  # from a worker: the file's one-line error, not torch's traceback
+        raise type(err)(worker_message(err)) from None
