@@ -104,6 +104,70 @@ def test_one_line_error_of_a_failed_job_log(tmp_path):
     assert one_line_error(tmp_path / "none.log").startswith("(no log at")
 
 
+def _run_log(directory, start, end, body):
+    """A Snakemake run log named by its local start time (as Snakemake names them), last written at ``end``."""
+    import datetime
+
+    name = datetime.datetime.fromtimestamp(start).strftime("%Y-%m-%dT%H%M%S.%f") + ".snakemake.log"
+    path = directory / ".snakemake" / "log" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(body)
+    os.utime(path, (end, end))
+    return path
+
+
+FAILED_RUN = """Building DAG of jobs...
+[Sat Dec  5 10:00:00 2026]
+RuleException:
+CalledProcessError in file "layerwise.smk", line 40:
+Command 'set -euo pipefail;  python train_layer.py' returned non-zero exit status 2.
+Error in rule train_layer:
+    message: None
+    jobid: 3
+    output: results/x/layer1/weights.pt, results/x/layer1/eval.h5
+    log: {log} (check log file(s) for error details)
+    shell:
+        python train_layer.py
+Exiting because a job execution failed. Look below for error messages
+"""
+
+
+def _failed_jobs(cwd, *args):
+    return subprocess.run([sys.executable, str(ROOT / "workflow/scripts/failed_jobs.py"), *args], cwd=cwd,
+                          capture_output=True, text=True, check=True).stdout
+
+
+def test_failed_jobs_reads_only_the_last_run_and_not_a_rewritten_log(tmp_path):
+    import time
+
+    now = time.time()
+    job_log = tmp_path / "results/logs/train_layer/x.log"
+    job_log.parent.mkdir(parents=True)
+    job_log.write_text("error: results/x/batches/robust-hier.h5: built with batches.batch_size=32\n")
+    os.utime(job_log, (now - 3590, now - 3590))
+    failed = _run_log(tmp_path, now - 3600, now - 3580, FAILED_RUN.format(log=job_log.relative_to(tmp_path)))
+    out = _failed_jobs(tmp_path)
+    assert f"1 failed job(s) in {failed.relative_to(tmp_path)}" in out
+    assert "train_layer -> results/x/layer1/weights.pt, results/x/layer1/eval.h5: exit 2" in out
+    assert "error: results/x/batches/robust-hier.h5: built with batches.batch_size=32" in out
+    # the job ran again later and succeeded: its log no longer shows that failure
+    job_log.write_text("layer 1: test top1 1.0000\n")
+    os.utime(job_log, (now - 60, now - 60))
+    out = _failed_jobs(tmp_path, str(failed.relative_to(tmp_path)))
+    assert "layer 1: test top1" not in out and "(its log was rewritten at " in out
+    # the later run that did so is the latest: it completed, and nothing points above
+    _run_log(tmp_path, now - 120, now - 50, "Building DAG of jobs...\n4 of 4 steps (100%) done\nComplete log: x\n")
+    out = _failed_jobs(tmp_path)
+    assert out.startswith("No job failed in the run of ") and out.rstrip().endswith("it completed.")
+    assert "printed above" not in out and "top1" not in out
+    # a run stopped by the config check before any job: its own error is quoted
+    _run_log(tmp_path, now - 10, now - 9, "WorkflowError in file \"Snakefile\", line 56:\n"
+             "invalid config at batches.levels[0]: 5 is not larger than batches.levels[1]=10\n")
+    out = _failed_jobs(tmp_path)
+    assert "Snakemake stopped before running one" in out
+    assert "    invalid config at batches.levels[0]: 5 is not larger than batches.levels[1]=10" in out
+
+
 # ---- issue 20 case 4: a batches file built with other settings than the run's config ----
 
 
