@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -169,3 +170,43 @@ def test_image_replaced_with_same_size_and_mtime_rebuilds_when_touched_or_forced
     assert "Params have changed" in touched.stdout + touched.stderr
     images, _ = load_split(workflow_dir / target, "train")
     assert any(np.array_equal(img, old) for img in images)
+
+
+ORPHAN_SNAKEFILE = """
+rule job:
+    output: "out.txt"
+    shell: "{python} {launch} --gpus 0 -- {python} {job} {{output}} 2> job.log"
+"""
+ORPHAN_JOB = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, {scripts!r})
+from layerwise.h5io import atomic_path
+Path("started").write_text("")
+time.sleep(5)
+with atomic_path(sys.argv[1]) as tmp:
+    tmp.write_text("orphan")
+"""
+
+
+def test_kill_9_of_snakemake_ends_its_job_before_it_publishes(tmp_path):
+    """Issue 20 case 1, with Snakemake's real process tree: snakemake -> job shell -> launch.py -> command."""
+    import os
+    import signal
+    import time
+
+    scripts = REPO / "workflow" / "scripts"
+    (tmp_path / "job.py").write_text(ORPHAN_JOB.format(scripts=str(scripts)))
+    (tmp_path / "Snakefile").write_text(ORPHAN_SNAKEFILE.format(
+        python=sys.executable, launch=scripts / "launch.py", job=tmp_path / "job.py"))
+    snakemake = subprocess.Popen([str(Path(sys.executable).parent / "snakemake"), "--cores", "1"], cwd=tmp_path,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "started").exists():
+        assert snakemake.poll() is None and time.monotonic() < deadline, "the job did not start"
+        time.sleep(0.1)
+    os.kill(snakemake.pid, signal.SIGKILL)
+    snakemake.wait()
+    time.sleep(8)  # the job would have published after 5 s
+    assert not (tmp_path / "out.txt").exists()
+    assert "the Snakemake job that started this command is gone" in (tmp_path / "job.log").read_text()

@@ -117,9 +117,9 @@ def supervise(proc, watched, poll=POLL_SECONDS, grace=GRACE_SECONDS):
     while not _exited(proc.pid):
         if deadline is None and not all(jobwatch.alive(ident) for ident in watched):
             log.error(
-                "the Snakemake job that started this command (pid %s) is gone: ending process group %d "
-                "so that it cannot overwrite the outputs of a rerun",
-                ",".join(watched),
+                "the Snakemake job that started this command is gone (Snakemake or its job shell, pids %s): "
+                "ending process group %d so that it cannot overwrite the outputs of a rerun",
+                ", ".join(ident.split(":")[0] for ident in watched),
                 pgid,
             )
             _signal_group(pgid, signal.SIGTERM)
