@@ -210,3 +210,18 @@ def test_kill_9_of_snakemake_ends_its_job_before_it_publishes(tmp_path):
     time.sleep(8)  # the job would have published after 5 s
     assert not (tmp_path / "out.txt").exists()
     assert "the Snakemake job that started this command is gone" in (tmp_path / "job.log").read_text()
+
+
+def test_configfile_mistakes_end_in_the_documented_line(workflow_dir):
+    """Issue 20 case 10: Snakemake reads --configfile before the Snakefile runs, so our code cannot
+    add a hint; the README's "When something goes wrong" quotes these last lines. This test keeps
+    that true for the pinned Snakemake."""
+    proc = run_snakemake(workflow_dir, "-n", "--configfile", "missing.yaml", check=False)
+    assert proc.returncode != 0
+    assert proc.stdout.strip().endswith("FileNotFoundError: [Errno 2] No such file or directory: 'missing.yaml'")
+    (workflow_dir / "table.csv").write_text("preset,top1\nsimcnn-k1,0.5\n")  # a target after --configfile
+    proc = run_snakemake(workflow_dir, "-n", "--configfile", "config/config.yaml", "table.csv", check=False)
+    assert proc.returncode != 0
+    assert "Config file must be given as JSON or YAML with keys at top level." in proc.stdout + proc.stderr
+    proc = run_snakemake(workflow_dir, "-n", "--configfile", "config/config.yaml", "results/x/data.h5", check=False)
+    assert proc.stdout.strip().endswith("FileNotFoundError: [Errno 2] No such file or directory: 'results/x/data.h5'")
