@@ -65,6 +65,12 @@ def test_bad_input_fails_once_and_its_error_is_printed(workflow_dir):
     assert "prepare_data -> results/cifar10/data.h5: exit 2 (bad input or config" in shown
     assert f"    error: {bad}: cannot decode this image" in shown
     assert "full log: results/logs/prepare_data/cifar10.log" in shown
+    # fixed and rerun: the latest run completed, and the old failure is not reported (issue 20 case 7)
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(bad, format="PNG")
+    run_snakemake(workflow_dir, "results/cifar10/data.h5", "--configfile", str(cfg))
+    shown = subprocess.run([sys.executable, str(REPO / "workflow/scripts/failed_jobs.py")], cwd=workflow_dir,
+                           capture_output=True, text=True, check=True).stdout
+    assert shown.startswith("No job failed in the run of ") and shown.rstrip().endswith("it completed.")
 
 
 def test_symlink_loop_is_named_once(workflow_dir):
