@@ -243,7 +243,7 @@ def test_killing_snakemake_ends_the_job_group_before_it_publishes(tmp_path):
     assert not jobwatch.alive(str(sleeper))  # the grandchild went with the group
     assert not (tmp_path / "out.txt").exists()
     log = (tmp_path / "job.log").read_text()
-    assert "is gone: ending process group" in log
+    assert "the Snakemake job that started this command is gone" in log and "ending process group" in log
     assert f"error: {tmp_path / 'out.txt'}: not written: this process" in log  # refused on SIGTERM
 
 
