@@ -34,8 +34,10 @@ def to_rgb(img, path):
     if img.mode == "RGB":
         return img  # no copy: its pixels stay valid once the file closes
     if img.mode in WIDE_GREY:
-        wide = np.clip(np.asarray(img, dtype=np.int64), 0, 65535)
-        grey = ((wide * 255 + 32767) // 65535).astype(np.uint8)
+        wide = np.asarray(img)
+        if img.mode == "I":  # int32: clip to the 16-bit range its decoders fill
+            wide = np.clip(wide, 0, 65535)
+        grey = ((wide.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)  # round(v / 257)
         return Image.fromarray(grey, "L").convert("RGB")
     if img.mode == "F":
         raise InputError(
