@@ -30,7 +30,7 @@ rule partition_batches:
 
 rule partition_figures:
     input:
-        graph=partition_graph,
+        graph="results/{dataset}/graph/%s.h5" % GRAPH_STEM,
         batches="results/{dataset}/batches/robust-hier.h5",
     output:
         runtime=report(
