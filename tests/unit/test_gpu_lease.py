@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from layerwise import gpu
+from layerwise import gpu, jobwatch
 from layerwise.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -133,7 +133,7 @@ def test_killed_job_frees_its_lease(tmp_path):
         with pytest.raises(TimeoutError):
             gpu.acquire(1, ["0"], tmp_path / "locks", poll_seconds=0.05, timeout=0.3)
     finally:
-        os.kill(job.pid, signal.SIGKILL)  # the launcher exec'd: this pid is the command
+        os.kill(job.pid, signal.SIGKILL)  # the launcher; its command gets SIGTERM (PR_SET_PDEATHSIG)
         job.wait()
     lease = gpu.acquire(1, ["0"], tmp_path / "locks", poll_seconds=0.05, timeout=5)
     assert lease.devices == ["0"]
@@ -171,3 +171,87 @@ def test_launcher_reports_bad_input_in_one_line(tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith("error: resources gpu=3 but this machine has 2")
+
+
+# A job's command under the launcher: records its process group, starts a grandchild, and
+# publishes out.txt when `go` appears or when it is asked to stop (SIGTERM), the worst case.
+JOB = textwrap.dedent(
+    """
+    import os, signal, subprocess, sys, time
+    from pathlib import Path
+    from layerwise.errors import run_cli
+    from layerwise.h5io import atomic_path
+    import argparse
+    out, started = Path(sys.argv[1]), Path(sys.argv[2])
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
+    def main(args):
+        sleeper = subprocess.Popen(["sleep", "120"])
+        started.write_text(f"{os.getpgid(0)} {sleeper.pid}")
+        while not stop and not out.with_name("go").exists():
+            time.sleep(0.05)
+        with atomic_path(out) as tmp:
+            tmp.write_text("orphan" if stop else "job")
+    parser = argparse.ArgumentParser()
+    parser.add_argument("rest", nargs="*")
+    run_cli(main, parser)
+    """
+)
+# Stands in for Snakemake (the watchdog finds the nearest ancestor named snakemake): starts
+# the job's shell like Snakemake's shell() does, then waits.
+SNAKEMAKE = "import subprocess, sys\nsys.exit(subprocess.run(['bash', '-c', sys.argv[1]]).returncode)\n"
+
+
+def _start_job(tmp_path):
+    (tmp_path / "job.py").write_text(JOB)
+    stub = tmp_path / "bin" / "snakemake"
+    stub.parent.mkdir()
+    stub.write_text(SNAKEMAKE)
+    shell = (f"set -e; {sys.executable} {SCRIPTS / 'launch.py'} --gpus 0 -- {sys.executable} {tmp_path / 'job.py'} "
+             f"{tmp_path / 'out.txt'} {tmp_path / 'started'} 2> {tmp_path / 'job.log'}; true")
+    parent = subprocess.Popen([sys.executable, str(stub), shell], env=_env(tmp_path, 0))
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "started").exists() or not (tmp_path / "started").read_text():
+        assert parent.poll() is None and time.monotonic() < deadline, "job did not start"
+        time.sleep(0.05)
+    pgid, sleeper = map(int, (tmp_path / "started").read_text().split())
+    return parent, pgid, sleeper
+
+
+def _group_alive(pgid):
+    """Whether a process of group ``pgid`` runs (zombies awaiting their reaper do not)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            return True
+    return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="process groups are read from /proc")
+def test_killing_snakemake_ends_the_job_group_before_it_publishes(tmp_path):
+    parent, pgid, sleeper = _start_job(tmp_path)
+    assert pgid != os.getpgid(parent.pid)  # the command has its own group
+    parent.kill()  # kill -9 of Snakemake: the job's shell survives it
+    parent.wait()
+    deadline = time.monotonic() + 30
+    while _group_alive(pgid):
+        assert time.monotonic() < deadline, "the job's process group outlived Snakemake"
+        time.sleep(0.05)
+    assert not jobwatch.alive(str(sleeper))  # the grandchild went with the group
+    assert not (tmp_path / "out.txt").exists()
+    log = (tmp_path / "job.log").read_text()
+    assert "the Snakemake job that started this command is gone" in log and "ending process group" in log
+    assert f"error: {tmp_path / 'out.txt'}: not written: this process" in log  # refused on SIGTERM
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="process groups are read from /proc")
+def test_job_under_a_living_snakemake_publishes_and_leaves_no_process(tmp_path):
+    # The control for the test above: same job, nobody killed.
+    parent, pgid, sleeper = _start_job(tmp_path)
+    (tmp_path / "go").touch()
+    assert parent.wait(timeout=60) == 0
+    assert (tmp_path / "out.txt").read_text() == "job"
+    assert not _group_alive(pgid)  # its leftover grandchild was ended with the job

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import synthetic_params
+from layerwise import jobwatch
 from layerwise.data import synthetic
 from layerwise.data.datasets import H5ImageDataset
 from layerwise.data.prepare import prepare
@@ -177,10 +178,12 @@ def test_launcher_job_pid_is_the_lease(tmp_path, monkeypatch):
 
 
 def test_launcher_hands_its_job_pid_to_the_command(tmp_path):
-    # Under torchrun the writer's parent is torchrun, so the lease is the job shell's pid.
+    # Under torchrun the writer's parent is torchrun, so the job is named by pids: the launcher's
+    # and its parent's (here this test process), each with its start time.
     env = dict(os.environ, LAYERWISE_GPU_COUNT="0", PYTHONPATH=os.pathsep.join(sys.path))
     cmd = [sys.executable, "workflow/scripts/launch.py", "--gpus", "0", "--",
            sys.executable, "-c", f"import os; print(os.environ[{JOB_PID_ENV!r}])"]
     out = subprocess.run(cmd, cwd=Path(__file__).resolve().parents[2], env=env, capture_output=True,
                          text=True, check=True).stdout
-    assert out.strip() == str(os.getpid())
+    launcher, parent = out.strip().split(",")
+    assert parent == jobwatch.identity(os.getpid()) and launcher.split(":")[0] != str(os.getpid())

@@ -3,7 +3,7 @@
 
 rule partition_batches:
     input:
-        graph="results/{dataset}/graph/%s.h5" % GRAPH_STEM,
+        graph=partition_graph,
     output:
         batches="results/{dataset}/batches/{sampler}.h5",
     log:

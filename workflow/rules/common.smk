@@ -9,6 +9,7 @@ from pathlib import Path
 
 # The library (workflow/scripts, put on sys.path by the Snakefile) is imported by input/param
 # functions too (e.g. root checks at DAG time).
+from layerwise.configcheck import FIX, fit_problem
 from layerwise.autoencoder.plan import AutoencoderPlan
 from layerwise.probes.plan import probe_files, probe_groups
 from layerwise.training.runs import RunPlan
@@ -224,6 +225,18 @@ BATCHES_PARAMS = {
 }
 
 
+def partition_graph(wildcards):
+    """The graph a partition reads; first, batch sizes that do not fit the training set stop the run."""
+    check_fit(wildcards.dataset, wildcards.sampler)
+    return f"results/{wildcards.dataset}/graph/{GRAPH_STEM}.h5"
+
+
+def check_fit(dataset, sampler):
+    problem = fit_problem(config, dataset, sampler)
+    if problem:
+        raise WorkflowError(f"{problem}\n{FIX}")
+
+
 def partition_params(wildcards):
     return as_json(BATCHES_PARAMS[wildcards.dataset])
 
@@ -241,7 +254,9 @@ def partition_figures_params(wildcards):
 
 
 def run_batches(wildcards):
-    """The run's batches file; none for shuffle-s<seed>."""
+    """The run's batches file; none for shuffle-s<seed> (whose batch size must fit the training set)."""
+    if wildcards.sampler.startswith("shuffle-"):
+        check_fit(wildcards.dataset, wildcards.sampler)
     return LW_PLAN.batches_input(wildcards.dataset, wildcards.sampler)
 
 

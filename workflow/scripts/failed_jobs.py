@@ -4,9 +4,14 @@
 ``prepare_data -> results/x/data.h5: exit 2 (bad input or config): error: <file>: ...``,
 instead of "check log file(s) for error details". Usage:
 ``python workflow/scripts/failed_jobs.py [.snakemake/log/<run>.snakemake.log]``.
+
+Only that run counts: a job log written after the run ended (the job was rerun
+since) is not quoted as its failure, and a run that failed before any job (a
+config error) or succeeded says so.
 """
 
 import argparse
+import datetime
 import re
 import sys
 from pathlib import Path
@@ -22,9 +27,46 @@ MEANING = {
 EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b.*")
 
 
+SLACK_SECONDS = 2.0  # file times against the run's start (its name, whole seconds) and end
+SUCCESS = re.compile(r"\(100%\) done|^Nothing to be done", re.MULTILINE)
+
+
+def run_start(path):
+    """When the run of ``path`` started: Snakemake names its log by the local start time."""
+    try:
+        stamp = Path(path).name.split(".snakemake.log")[0]
+        return datetime.datetime.strptime(stamp, "%Y-%m-%dT%H%M%S.%f").timestamp()
+    except ValueError:
+        return None
+
+
 def latest_log(directory=".snakemake/log"):
-    logs = sorted(Path(directory).glob("*.snakemake.log"), key=lambda p: p.stat().st_mtime)
+    """The log of the run started last (names are start times; a long older run may be written later)."""
+    logs = sorted(Path(directory).glob("*.snakemake.log"), key=lambda p: (run_start(p) or p.stat().st_mtime, p.name))
     return logs[-1] if logs else None
+
+
+def stale(log, start, end):
+    """Why a job's log does not show this run's failure, or None when it does."""
+    try:
+        mtime = Path(log).stat().st_mtime
+    except OSError:
+        return None
+    when = datetime.datetime.fromtimestamp(mtime).strftime("%Y-%m-%d %H:%M:%S")
+    if mtime > end + SLACK_SECONDS:
+        return f"(its log was rewritten at {when}, after this run: the job ran again since; rerun to see it)"
+    if start is not None and mtime < start - SLACK_SECONDS:
+        return f"(its log is from an earlier run, {when}: this job failed before writing to it)"
+    return None
+
+
+def run_error(text):
+    """The first lines of Snakemake's own error in a run log (a run that failed before any job)."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if re.match(r"^\w*(Error|Exception)\b", line):
+            return [part for part in lines[i:i + 6] if part.strip() and not part.startswith("  File ")]
+    return []
 
 
 def failed_jobs(text):
@@ -75,14 +117,22 @@ def main():
     if path is None or not path.exists():
         print("failed_jobs: no Snakemake log found under .snakemake/log", file=sys.stderr)
         return 1
-    jobs = failed_jobs(path.read_text(errors="replace"))
+    text = path.read_text(errors="replace")
+    jobs = failed_jobs(text)
     if not jobs:
-        print(f"No job failed in {path}: Snakemake's own error is printed above it.")
+        if SUCCESS.search(text):
+            print(f"No job failed in the run of {path}: it completed.")
+            return 0
+        print(f"No job failed in the run of {path}: Snakemake stopped before running one. Its error:")
+        for line in run_error(text) or ["(none recorded: see Snakemake's output)"]:
+            print(f"    {line}")
         return 0
+    start, end = run_start(path), path.stat().st_mtime
     print(f"\n{len(jobs)} failed job(s) in {path}:")
     for rule, outputs, log, status in jobs:
         code = f"exit {status}" + (f" ({MEANING[status]})" if status in MEANING else "") if status else "failed"
-        error = one_line_error(log) if log else "(the rule has no log; see the Snakemake output above)"
+        error = (stale(log, start, end) or one_line_error(log)) if log else \
+            "(the rule has no log; see the Snakemake output above)"
         print(f"  {rule} -> {outputs or '(no output)'}: {code}:\n    {error}")
         if log:
             print(f"    full log: {log}")

@@ -4,8 +4,8 @@ Snakemake counts the ``gpu`` resource but assigns no device. A lease is one
 ``flock`` per device on ``<lock_dir>/gpu<id>.lock``. The kernel releases a
 flock when the last file descriptor holding it closes, so a lease ends when
 the job ends: normal exit, crash or SIGKILL alike, and no stale lock files need
-cleaning. The launcher keeps the descriptors open (inheritable) across
-``exec``, so the lease lives exactly as long as the command and its children.
+cleaning. The launcher holds the descriptors and passes them to the command
+(``pass_fds``), so the lease lives exactly as long as the job's processes.
 
 Device slots, in order of precedence:
 
@@ -87,11 +87,6 @@ class Lease:
         for fd in self.fds:
             os.close(fd)  # closing the last descriptor drops the flock
         self.fds = []
-
-    def keep_across_exec(self):
-        """Let the exec'd command (and its children) inherit the locks, so they hold the lease."""
-        for fd in self.fds:
-            os.set_inheritable(fd, True)
 
 
 def acquire(count, slots, directory, poll_seconds=2.0, timeout=None):

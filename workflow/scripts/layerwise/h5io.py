@@ -22,7 +22,8 @@ from pathlib import Path
 import h5py
 
 from layerwise import __version__
-from layerwise.errors import InputError, OrphanedWriter
+from layerwise.errors import InputError, OrphanedWriter, storage_error
+from layerwise.jobwatch import JOB_PID_ENV, job_alive  # noqa: F401  (JOB_PID_ENV: launch.py's import)
 
 FORMAT_VERSION = 1
 
@@ -46,25 +47,18 @@ def package_version():
 # job is killed but its command survives, the command is re-parented (to init or a
 # subreaper), which is how it learns that the job's rerun owns the outputs now.
 _JOB_PARENT = os.getppid()
-# Set by launch.py to the job shell's pid: under torchrun the writer's parent is
-# torchrun, so the job is alive while that pid is.
-JOB_PID_ENV = "LAYERWISE_JOB_PID"
-
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    return True
 
 
 def check_job_alive(path):
-    """Raise OrphanedWriter unless the Snakemake job that started this process still runs."""
-    pid = os.environ.get(JOB_PID_ENV, "")
-    alive = _alive(int(pid)) if pid.isdigit() else os.getppid() == _JOB_PARENT
+    """Raise OrphanedWriter unless the Snakemake job that started this process still runs.
+
+    Under launch.py the job is alive while the launcher, the job's shell and the
+    Snakemake process above them all run (layerwise.jobwatch); else while the
+    parent this process started under does.
+    """
+    alive = job_alive()
+    if alive is None:
+        alive = os.getppid() == _JOB_PARENT
     if not alive:
         raise OrphanedWriter(
             f"{path}: not written: this process (pid {os.getpid()}) outlived the Snakemake job "
@@ -84,12 +78,19 @@ def atomic_path(path):
     """Yield a unique temporary sibling path; move it onto ``path`` only if the block succeeds
     and this process's job is still alive."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_sibling(path)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         yield tmp
         check_job_alive(path)
         os.replace(tmp, path)
+    except (OSError, RuntimeError) as err:
+        # a full, read-only or forbidden disk: one line naming the output (torch.save says only
+        # "basic_ios::clear: iostream error", HDF5 "open file failed"), exit 2 in run_cli
+        mapped = storage_error(path, err)
+        if mapped is None:
+            raise
+        raise mapped from None
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -12,22 +12,50 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
 from layerwise.errors import InputError
 
+WIDE_GREY = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+
+
+def to_rgb(img, path):
+    """8-bit RGB of a decoded image, keeping the full range of 16-bit grey.
+
+    ``convert("RGB")`` clips 16-bit grey (``I;16``, and ``I`` as PNG/TIFF decoders
+    give it) at 255, so a mid-grey 32896 became white: those are scaled by 255/65535
+    (rounded) instead. Grey, palette, CMYK and YCbCr convert as PIL does; an alpha
+    channel is dropped without compositing and the EXIF orientation tag is ignored,
+    both as torchvision's ImageFolder loader does (docs/data.md). Float images (mode
+    ``F``) have no defined range and are refused.
+    """
+    if img.mode == "RGB":
+        return img  # no copy: its pixels stay valid once the file closes
+    if img.mode in WIDE_GREY:
+        wide = np.asarray(img)
+        if img.mode == "I":  # int32: clip to the 16-bit range its decoders fill
+            wide = np.clip(wide, 0, 65535)
+        grey = ((wide.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)  # round(v / 257)
+        return Image.fromarray(grey, "L").convert("RGB")
+    if img.mode == "F":
+        raise InputError(
+            f"{path}: a 32-bit float image has no defined pixel range; convert it to 8- or "
+            "16-bit (e.g. PNG), then rerun the workflow."
+        )
+    return img.convert("RGB")
+
 
 def load_rgb(path):
-    """Decode an image fully and return it as RGB (grey, CMYK, palette, RGBA all convert).
+    """Decode an image fully and return it as 8-bit RGB (see :func:`to_rgb`).
 
     The format is detected from the content, so a PNG named ``.JPEG`` loads too.
     """
     try:
         with Image.open(path) as img:
             img.load()  # raises on truncated data instead of returning a grey tail
-            # An RGB image needs no copy: its pixels stay valid once the file closes.
-            return img if img.mode == "RGB" else img.convert("RGB")
+            return to_rgb(img, path)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         raise InputError(
             f"{path}: cannot decode this image ({err}). Replace or remove the file, "

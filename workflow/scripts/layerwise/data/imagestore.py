@@ -29,6 +29,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from layerwise.data.imagefolder import to_rgb
 from layerwise.data.store import open_data
 from layerwise.errors import InputError
 from layerwise.h5io import atomic_h5, open_checked, read_params
@@ -60,7 +61,7 @@ def encode_image(path, short_side, quality):
             # JPEG DCT scaling: decode straight at >= short_side (2-8x less work on big images).
             img.draft("RGB", (short_side, short_side))
             img.load()  # raises on truncated data (the header check of prepare_data cannot)
-            img = img if img.mode == "RGB" else img.convert("RGB")
+            img = to_rgb(img, path)  # 16-bit grey scaled, not clipped
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         raise InputError(
             f"{path}: cannot decode this image ({err}). Replace or remove the file, then "

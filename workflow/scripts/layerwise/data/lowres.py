@@ -14,7 +14,8 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from layerwise.data.datasets import ManifestDataset
-from layerwise.data.imagefolder import load_rgb
+from layerwise.data.imagefolder import load_rgb, to_rgb
+from layerwise.errors import InputError, worker_message
 
 
 def low_res(path, side):
@@ -23,7 +24,7 @@ def low_res(path, side):
         with Image.open(path) as img:
             img.draft("RGB", (side, side))  # only changes JPEG decoding; other formats ignore it
             img.load()
-            img = img if img.mode == "RGB" else img.convert("RGB")
+            img = to_rgb(img, path)  # 16-bit grey scaled, not clipped
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         load_rgb(path)  # decodes again and raises the one clear InputError naming the file
         raise
@@ -57,5 +58,8 @@ def low_res_chunks(data_path, split, side, chunk, workers, batch_sampler=None):
         loader = DataLoader(dataset, batch_size=chunk, num_workers=workers)
     else:
         loader = DataLoader(dataset, batch_sampler=batch_sampler, num_workers=workers)
-    for x, _ in loader:
-        yield x
+    try:
+        for x, _ in loader:
+            yield x
+    except InputError as err:  # from a worker: the file's one-line error, not torch's traceback
+        raise type(err)(worker_message(err)) from None

@@ -150,9 +150,14 @@ class RunPlan:
             cfg["image_size"] = profile["image_size"]  # RandomResizedCrop / centre-crop side
             if data["loader"] == "store":
                 cfg["store"] = {"path": store_path(dataset), **data["store"]}
-        if shuffle_seed(sampler) is not None:  # the dataset's batch size (batches.datasets over batches)
-            own = (self.config["batches"].get("datasets") or {}).get(dataset) or {}
-            cfg["batch_size"] = own.get("batch_size") or self.config["batches"]["batch_size"]
+        # The dataset's batch size (batches.datasets over batches): shuffle runs cut their batches with
+        # it; file runs check that their file was built with it (and robust-hier with these levels).
+        own = (self.config["batches"].get("datasets") or {}).get(dataset) or {}
+        key = f"batches.datasets.{dataset}" if own else "batches"
+        cfg["batch_size"] = own.get("batch_size") or self.config["batches"]["batch_size"]
+        cfg["batch_key"] = f"{key}.batch_size"
+        if sampler == "robust-hier":
+            cfg["levels"] = own["levels"] if own.get("levels") is not None else self.config["batches"]["levels"]
         if layer is not None:
             cfg["layer"] = int(layer)
         return json.dumps(cfg, sort_keys=True)

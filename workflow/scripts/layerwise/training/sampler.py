@@ -14,6 +14,8 @@ consecutive batches of ``batch_size`` (the last one smaller). It needs no
 mini-batch file.
 """
 
+import json
+
 import numpy as np
 import torch
 
@@ -26,11 +28,49 @@ ORDERS = ("fixed", "shuffled")
 PADDING = -1
 
 
-def read_batches(path, num_train=None):
-    """``(batches, sizes)`` of a mini-batch file after checking it against the training split."""
+def _recorded(f):
+    """What a mini-batch file was built with: its params (batch_size, levels, key) and sampler name."""
+    try:
+        params = json.loads(f.attrs.get("params", "{}"))
+    except (TypeError, ValueError):
+        params = {}
+    sampler = f.attrs.get("sampler")
+    return params, (sampler.decode() if isinstance(sampler, bytes) else sampler)
+
+
+def check_built_for(path, recorded, cfg):
+    """Refuse a mini-batch file built with other settings than this run's config.
+
+    Snakemake reruns partition_batches when its config changes, but not when a file
+    is copied or swapped in by hand: training would then silently take other batches.
+    """
+    params, sampler = recorded
+    key = params.get("key", "batches")
+    fix = f"rebuild it with `snakemake --forcerun partition_batches` (or `rm {path}` and rerun)"
+    wanted = [("batch_size", f"{key}.batch_size", cfg.get("batch_size"), params.get("batch_size"))]
+    if cfg.get("levels") is not None:
+        wanted.append(("levels", f"{key}.levels", list(cfg["levels"]), params.get("levels")))
+    for _, name, ours, theirs in wanted:
+        if ours is not None and theirs is not None and ours != theirs:
+            raise InputError(
+                f"{path}: built with {name}={theirs} but this run's config has {name}={ours}; {fix}"
+            )
+    if sampler and cfg.get("sampler") and not shuffle_seed(cfg["sampler"]) and sampler != cfg["sampler"]:
+        raise InputError(
+            f"{path}: holds the {sampler} sequence but this run ({cfg.get('run', cfg['sampler'])}) uses "
+            f"{cfg['sampler']}; {fix}"
+        )
+
+
+def read_batches(path, num_train=None, cfg=None):
+    """``(batches, sizes)`` of a mini-batch file after checking it against the training split
+    and, given the job's ``cfg``, against its batch size, levels and sampler."""
     with open_checked(path, STAGE, required=("batches", "sizes")) as f:
         batches = f["batches"][()].astype(np.int64)
         sizes = f["sizes"][()].astype(np.int64)
+        recorded = _recorded(f)
+    if cfg is not None:
+        check_built_for(path, recorded, cfg)
     if batches.ndim != 2 or sizes.shape != (len(batches),):
         raise InputError(
             f"{path}: batches must be 2-D with one size per row, got {batches.shape} and "
@@ -123,11 +163,18 @@ class ShuffleSampler(FixedBatchSampler):
 
 
 def make_sampler(cfg, batches_path, num_train):
-    """The sampler of a job: ``shuffle-s<seed>`` runs draw their own; others replay their file."""
+    """The sampler of a job: ``shuffle-s<seed>`` runs draw their own; others replay their file,
+    refused when it was built with another batch size, levels or sampler than ``cfg`` names."""
     seed = shuffle_seed(cfg.get("sampler", ""))
     if seed is not None:
+        key = cfg.get("batch_key", "batches.batch_size")
+        if cfg["batch_size"] > num_train:
+            raise InputError(
+                f"{key}={cfg['batch_size']} is larger than the training set ({num_train} images): "
+                f"{cfg['sampler']} would train one batch of all of it per epoch; set {key} to at most {num_train}"
+            )
         return ShuffleSampler(num_train, cfg["batch_size"], seed)
     if batches_path is None:
         raise InputError(f"run {cfg['run']}: sampler {cfg.get('sampler')!r} needs a --batches file")
-    batches, _ = read_batches(batches_path, num_train)
+    batches, _ = read_batches(batches_path, num_train, cfg)
     return FixedBatchSampler(batches, cfg["batch_order"], cfg["seed"])
