@@ -116,6 +116,49 @@ def phase_partition(shape, workdir, levels, method):
     }
 
 
+def phase_default_graph(shape, workdir, threads):
+    """build_graph as users get it: graph.form auto (dense_budget_mb 1024, knn 20, cosine, float32)
+    on the generated features, written to default.h5 as the rule writes it."""
+    from layerwise.graph import build
+    from layerwise.graph.store import write_graph
+
+    feats, labels = _features(shape)
+    params = {"form": "auto", "dense_budget_mb": 1024, "knn": KNN, "kernel": "cosine", "dtype": "float32",
+              "features": "pixels", "projection_dim": DIM, "seed": 0}
+    base = _rss_mb("VmRSS")
+    start, cpu = time.perf_counter(), time.process_time()
+    arrays = build.build_graph(feats, labels, "auto", 1024, KNN, "cosine", np.float32, int(threads))
+    write_graph(Path(workdir) / "default.h5", labels, "auto", arrays, params, 0)
+    path = Path(workdir) / "default.h5"
+    return {"seconds": time.perf_counter() - start, "cpu": time.process_time() - cpu,
+            "extra_mb": _rss_mb("VmHWM") - base, "peak_mb": _rss_mb("VmHWM"),
+            "dense_classes": int(arrays["class_dense"].sum()), "file_mb": path.stat().st_size / 2**20}
+
+
+def phase_default_partition(shape, workdir, threads):
+    """The partition_batches entry point on default.h5: robust-hier with the ImageNet levels,
+    load, partition, dense scoring and the batches file; peak RSS of the whole job."""
+    import hashlib
+    import logging
+    from types import SimpleNamespace
+
+    import h5py
+    import partition_batches
+
+    params = {"batch_size": BATCHES[shape], "levels": LEVELS[shape], "method": "onthefly", "key": "batches"}
+    out = Path(workdir) / "default_batches.h5"
+    start, cpu = time.perf_counter(), time.process_time()
+    partition_batches.main(SimpleNamespace(graph=str(Path(workdir) / "default.h5"), sampler="robust-hier",
+                                           output=str(out), params=json.dumps(params), threads=int(threads)))
+    secs, cpu = time.perf_counter() - start, time.process_time() - cpu
+    logging.shutdown()
+    with h5py.File(out, "r") as f:
+        digest = hashlib.sha256(f["batches"][()].tobytes()).hexdigest()[:16]
+        levels = [float(f[f"levels/{k}"][()].min()) for k in ("min_block_value", "dense_min_block_value")]
+    return {"seconds": secs, "cpu": cpu, "peak_mb": _rss_mb("VmHWM"), "sha": digest,
+            "min_value": levels[0], "dense_min": levels[1]}
+
+
 ONE_HEAP = "9c443b7"  # one 8-byte heap per block, before the queues were split by group
 
 
@@ -283,7 +326,8 @@ def main():
     if args.phase:
         name, shape, workdir, *rest = args.phase
         fn = {"graph": phase_graph, "partition": phase_partition, "slope": phase_slope,
-              "profile": phase_profile, "apricot": phase_apricot, "same": phase_same}[name]
+              "profile": phase_profile, "apricot": phase_apricot, "same": phase_same,
+              "default_graph": phase_default_graph, "default_partition": phase_default_partition}[name]
         if name == "partition":
             rest = [json.loads(rest[0]), rest[1]]
         if name == "same" and len(rest) > 1:
