@@ -14,7 +14,7 @@ rule partition_batches:
         CONDA_ENV
     threads: cpu_threads(1)  # parallel calls within a hierarchy level
     resources:
-        mem_mb=4000,
+        mem_mb=partition_mem_mb,
         runtime="1h",
     params:
         cfg=partition_params,

@@ -260,6 +260,14 @@ BATCHES_PARAMS = {
 }
 
 
+def partition_mem_mb(wildcards, input):
+    """The graph's entries and the first level's blocks (layerwise.submodular.memory; docs/batches.md)."""
+    from layerwise.submodular.memory import partition_mem_mb as estimate
+
+    own = BATCHES_PARAMS[wildcards.dataset]
+    return estimate(input.graph, wildcards.sampler, own["batch_size"], own["levels"])
+
+
 def partition_params(wildcards):
     return as_json(BATCHES_PARAMS[wildcards.dataset])
 
