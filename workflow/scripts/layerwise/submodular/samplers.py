@@ -69,6 +69,7 @@ def run_sampler(name, graph, batch_size, levels, method="onthefly", threads=1, d
         dense_min = [float(dv[: len(bd) - 1].min()) for dv, bd in zip(dense_vals, bounds, strict=True)]
         log.info("scored under the dense f_NN in %.2fs", time.perf_counter() - start)
     level_dicts = []
+    start = time.perf_counter()
     for st, bd, dmin in zip(stats, bounds, dense_min, strict=True):
         parts = certificate_parts(fl, hierarchy.level_capacities(leaf, bd))
         bound = min(parts.values())
@@ -83,6 +84,7 @@ def run_sampler(name, graph, batch_size, levels, method="onthefly", threads=1, d
                  min_batches=int(np.diff(bd).min()), max_batches=int(np.diff(bd).max()),
                  dense_min_block_value=float(dmin))
         level_dicts.append(d)
+    log.info("certificates of %d levels in %.2fs", len(stats), time.perf_counter() - start)
     taus = [st.tau for st in stats if st.tau >= 0]
     tau = min(taus) if taus else -1
     attrs = {
