@@ -149,6 +149,7 @@ def phase_default_partition(shape, workdir, threads):
     from types import SimpleNamespace
 
     import h5py
+
     import partition_batches
 
     params = {"batch_size": BATCHES[shape], "levels": LEVELS[shape], "method": "onthefly", "key": "batches"}

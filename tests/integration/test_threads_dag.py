@@ -6,9 +6,9 @@ without a gpu resource a job keeps its dataset kind's threads."""
 import re
 
 import pytest
+from test_imagenet_dag import imagenet_tree
 
 from conftest import run_snakemake, write_config
-from test_imagenet_dag import imagenet_tree
 
 pytestmark = pytest.mark.integration
 

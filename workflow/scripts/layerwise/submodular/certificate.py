@@ -41,7 +41,6 @@ import numpy as np
 from layerwise.submodular.facility import all_gains, commit
 from layerwise.submodular.minblock import greedy_select
 
-
 # Entries of w transposed at a time by topm_bound: 128 MiB of float32 whatever the graph's size
 # (a whole transposed copy, with scipy's, was 3.5 GB at ImageNet shape, where the dense classes hold 289 M entries).
 _TOPM_CHUNK = 1 << 25
