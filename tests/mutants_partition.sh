@@ -22,7 +22,7 @@ run "Theorem 2 exponent r-1" workflow/scripts/layerwise/submodular/hierarchy.py 
 run "certificate = 10 * sum of singletons" workflow/scripts/layerwise/submodular/certificate.py \
   "    return min(certificate_parts(fl, caps).values())" "    return 10 * float(fl.singletons().sum())"
 run "certificate parts = 10 * sum of singletons" workflow/scripts/layerwise/submodular/certificate.py \
-  '    parts = {"topm": topm_bound(fl, m), "kmin": lemma2_bound(fl, int((caps == kmin).sum()), kmin)}' '    parts = {"topm": 10 * float(fl.singletons().sum()), "kmin": 10 * float(fl.singletons().sum())}'
+  '            parts = {"topm": t, "kmin": a.result()}' '            parts = {"topm": 10 * float(fl.singletons().sum()), "kmin": 10 * float(fl.singletons().sum())}'
 run "class-top tree: stop the replay at an unchanged winner even if it is the changed group" workflow/scripts/layerwise/submodular/queues.py \
   "        if w == tree[i] and w != g:" "        if w == tree[i]:"
 run "class-top tree: a taken item's exact leaf is not refreshed" workflow/scripts/layerwise/submodular/minblock.py \

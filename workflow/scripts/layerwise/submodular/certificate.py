@@ -35,6 +35,8 @@ monotonicity). The prefix bound is taken at t = 0 (the k largest singletons),
 1, 2, 4, ... and k.
 """
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numba
 import numpy as np
 
@@ -58,9 +60,10 @@ def _column_offsets(indices, ncols):
 
 
 @numba.njit(cache=True, nogil=True)
-def _topm_columns(indptr, indices, data, colptr, v0, v1, m, buf, total):
-    """Adds the top-m sums of columns v0..v1-1 to ``total``, in column order; a column's
-    entries are gathered in row order (what scipy's tocsc gave), so sums are bit-identical."""
+def _topm_columns(indptr, indices, data, colptr, v0, v1, ms, buf, totals):
+    """Adds the top-m sums of columns v0..v1-1 to ``totals`` (one per m in ``ms``), in column
+    order; a column's entries are gathered in row order (what scipy's tocsc gave) and sorted
+    once for every m, so each sum is bit-identical to a pass per m."""
     base = colptr[v0]
     fill = colptr[v0:v1] - base
     for u in range(len(indptr) - 1):
@@ -71,23 +74,32 @@ def _topm_columns(indptr, indices, data, colptr, v0, v1, m, buf, total):
                 fill[c - v0] += 1
     for v in range(v0, v1):
         col = buf[colptr[v] - base : colptr[v + 1] - base]
-        if len(col) <= m:
-            total += col.astype(np.float64).sum()
-        else:
-            total += np.sort(col)[len(col) - m :].astype(np.float64).sum()
-    return total
+        whole = col.astype(np.float64).sum()
+        srt = np.sort(col) if len(col) > ms.min() else col
+        for i in range(len(ms)):
+            if len(col) <= ms[i]:
+                totals[i] += whole
+            else:
+                totals[i] += srt[len(col) - ms[i] :].astype(np.float64).sum()
+
+
+def topm_bounds(fl, ms):
+    """topm_bound for every m in ``ms`` from one chunked transpose (one per level of a hierarchy)."""
+    ms = np.asarray(ms, np.int64)
+    colptr = _column_offsets(fl.indices, fl.ncols)
+    buf = np.empty(min(int(colptr[-1]), max(_TOPM_CHUNK, int(np.diff(colptr).max(initial=0)))), np.float32)
+    totals = np.zeros(len(ms), np.float64)
+    v0 = 0
+    while v0 < fl.ncols:
+        v1 = min(fl.ncols, max(v0 + 1, int(np.searchsorted(colptr, colptr[v0] + len(buf), side="right")) - 1))
+        _topm_columns(fl.indptr, fl.indices, fl.data, colptr, v0, v1, ms, buf, totals)
+        v0 = v1
+    return [float(t) / m for t, m in zip(totals, ms, strict=True)]
 
 
 def topm_bound(fl, m):
     """(1/m) sum_v (sum of the m largest w(v, .)) >= OPT_m; columns transposed a chunk at a time."""
-    colptr = _column_offsets(fl.indices, fl.ncols)
-    buf = np.empty(min(int(colptr[-1]), max(_TOPM_CHUNK, int(np.diff(colptr).max(initial=0)))), np.float32)
-    total, v0 = 0.0, 0
-    while v0 < fl.ncols:
-        v1 = max(v0 + 1, int(np.searchsorted(colptr, colptr[v0] + len(buf), side="right")) - 1)
-        total = _topm_columns(fl.indptr, fl.indices, fl.data, colptr, v0, min(v1, fl.ncols), int(m), buf, total)
-        v0 = min(v1, fl.ncols)
-    return total / m
+    return topm_bounds(fl, [m])[0]
 
 
 def _topk_sum(x, k):
@@ -155,11 +167,27 @@ def lemma2_bound(fl, j, k):
 
 def certificate_parts(fl, caps):
     """The three upper bounds on OPT for blocks of capacities ``caps`` (all valid)."""
-    caps = np.asarray(caps, np.int64)
-    m, kmin, kmax = len(caps), int(caps.min()), int(caps.max())
-    parts = {"topm": topm_bound(fl, m), "kmin": lemma2_bound(fl, int((caps == kmin).sum()), kmin)}
-    parts["lemma2"] = parts["kmin"] if kmax == kmin else lemma2_bound(fl, m, kmax)
-    return parts
+    return certificate_parts_many(fl, [caps])[0]
+
+
+def certificate_parts_many(fl, caps_list, threads=1):
+    """certificate_parts for several capacity vectors (the levels of a hierarchy): one top-m pass
+    for all, the greedy bounds in ``threads`` threads (compiled kernels release the GIL); the
+    same numbers as one vector at a time."""
+    shapes = []
+    for caps in caps_list:
+        caps = np.asarray(caps, np.int64)
+        shapes.append((len(caps), int(caps.min()), int(caps.max()), int((caps == caps.min()).sum())))
+    with ThreadPoolExecutor(max(1, int(threads))) as pool:
+        topm = pool.submit(topm_bounds, fl, [m for m, *_ in shapes])
+        kmin = [pool.submit(lemma2_bound, fl, j, lo) for _, lo, _, j in shapes]
+        kmax = [None if hi == lo else pool.submit(lemma2_bound, fl, m, hi) for m, lo, hi, _ in shapes]
+        out = []
+        for t, a, b in zip(topm.result(), kmin, kmax, strict=True):
+            parts = {"topm": t, "kmin": a.result()}
+            parts["lemma2"] = parts["kmin"] if b is None else b.result()
+            out.append(parts)
+    return out
 
 
 def certificate(fl, caps):

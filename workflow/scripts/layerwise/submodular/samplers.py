@@ -16,7 +16,7 @@ import numpy as np
 
 from layerwise.errors import InputError
 from layerwise.submodular import greedsat, hierarchy
-from layerwise.submodular.certificate import certificate_parts
+from layerwise.submodular.certificate import certificate_parts_many
 from layerwise.submodular.dense_score import dense_block_values
 from layerwise.submodular.facility import FacilityLocation
 
@@ -70,8 +70,8 @@ def run_sampler(name, graph, batch_size, levels, method="onthefly", threads=1, d
         log.info("scored under the dense f_NN in %.2fs", time.perf_counter() - start)
     level_dicts = []
     start = time.perf_counter()
-    for st, bd, dmin in zip(stats, bounds, dense_min, strict=True):
-        parts = certificate_parts(fl, hierarchy.level_capacities(leaf, bd))
+    all_parts = certificate_parts_many(fl, [hierarchy.level_capacities(leaf, bd) for bd in bounds], threads)
+    for st, bd, dmin, parts in zip(stats, bounds, dense_min, all_parts, strict=True):
         bound = min(parts.values())
         d = {
             k: getattr(st, k)
