@@ -65,7 +65,7 @@ def run_sampler(name, graph, batch_size, levels, method="onthefly", threads=1, d
     dense_min = np.full(len(stats), np.nan)
     if dense_view is not None and graph.approximate:
         start = time.perf_counter()
-        dense_vals = dense_block_values(dense_view, owners, len(batches))
+        dense_vals = dense_block_values(dense_view, owners, len(batches), threads)
         dense_min = [float(dv[: len(bd) - 1].min()) for dv, bd in zip(dense_vals, bounds, strict=True)]
         log.info("scored under the dense f_NN in %.2fs", time.perf_counter() - start)
     level_dicts = []
