@@ -126,7 +126,9 @@ def gpu_share_threads(fallback):
 
 
 def training_threads(wildcards):
-    return gpu_share_threads(TRAINING_RESOURCES[dataset_config(wildcards.dataset)["kind"]]["threads"])
+    return gpu_share_threads(
+        TRAINING_RESOURCES[dataset_config(wildcards.dataset)["kind"]]["threads"]
+    )
 
 
 def training_workers(wildcards):
