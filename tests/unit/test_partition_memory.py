@@ -30,3 +30,5 @@ def test_estimate_counts_the_loaded_graph_and_the_first_level(tmp_path):
     assert memory.first_call_blocks(300, "robust-flat", 20, [80]) == 15  # flat: every batch is a block
     assert memory.first_call_blocks(300, "random-s3", 20, [80]) == 0
     assert memory.partition_mem_mb(tmp_path / "missing.h5", "robust-hier", 20, [80]) == memory.FALLBACK_MB
+    # sizes the job rejects (48 is not a multiple of 20): the job, not the DAG, names the key
+    assert memory.partition_mem_mb(mixed, "robust-hier", 20, [48]) == memory.FALLBACK_MB

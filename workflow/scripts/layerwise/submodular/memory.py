@@ -13,6 +13,7 @@ import math
 
 import h5py
 
+from layerwise.errors import InputError
 from layerwise.submodular import hierarchy
 from layerwise.submodular.samplers import parse_sampler
 
@@ -43,6 +44,9 @@ def partition_mem_mb(graph_path, sampler, batch_size, levels):
             entries = int(f["dense/offsets"][-1]) + int(f["indptr"][-1])
     except (OSError, KeyError):
         return FALLBACK_MB
-    m = first_call_blocks(n, sampler, batch_size, levels) if n else 0
+    try:
+        m = first_call_blocks(n, sampler, batch_size, levels) if n else 0
+    except InputError:  # bad sizes: the job itself stops with the one error naming the key
+        return FALLBACK_MB
     need = entries * PER_ENTRY + n * PER_ITEM + m * n * PER_SLOT
     return int(1.2 * (need / 2**20 + BASE_MB))
