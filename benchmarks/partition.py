@@ -1,6 +1,12 @@
 """Speed and memory of the graph and partition stages at CIFAR-100 and ImageNet shape.
 
     .venv/bin/python benchmarks/partition.py [--shapes cifar100 imagenet] [--workdir DIR]
+    .venv/bin/python benchmarks/partition.py --default-only [--threads 2]
+
+First, the configuration users get (printed alone with --default-only): the default
+graph.form auto at ImageNet shape, whose dense budget keeps the 158 smallest classes
+dense (289 M graph entries), through the build_graph and partition_batches code paths
+(robust-hier, the ImageNet levels), with each job's peak RSS, time and declared mem_mb.
 
 Features are synthetic (per-class Gaussian clusters, d=256, seeded): the shape is
 what matters for speed. CIFAR-100 shape partitions the dense f_NN graph (the
@@ -114,6 +120,50 @@ def phase_partition(shape, workdir, levels, method):
         "level_seconds": [s.seconds for s in res.levels],
         "sha": digest,
     }
+
+
+def phase_default_graph(shape, workdir, threads):
+    """build_graph as users get it: graph.form auto (dense_budget_mb 1024, knn 20, cosine, float32)
+    on the generated features, written to default.h5 as the rule writes it."""
+    from layerwise.graph import build
+    from layerwise.graph.store import write_graph
+
+    feats, labels = _features(shape)
+    params = {"form": "auto", "dense_budget_mb": 1024, "knn": KNN, "kernel": "cosine", "dtype": "float32",
+              "features": "pixels", "projection_dim": DIM, "seed": 0}
+    base = _rss_mb("VmRSS")
+    start, cpu = time.perf_counter(), time.process_time()
+    arrays = build.build_graph(feats, labels, "auto", 1024, KNN, "cosine", np.float32, int(threads))
+    write_graph(Path(workdir) / "default.h5", labels, "auto", arrays, params, 0)
+    path = Path(workdir) / "default.h5"
+    return {"seconds": time.perf_counter() - start, "cpu": time.process_time() - cpu,
+            "extra_mb": _rss_mb("VmHWM") - base, "peak_mb": _rss_mb("VmHWM"),
+            "dense_classes": int(arrays["class_dense"].sum()), "file_mb": path.stat().st_size / 2**20}
+
+
+def phase_default_partition(shape, workdir, threads):
+    """The partition_batches entry point on default.h5: robust-hier with the ImageNet levels,
+    load, partition, dense scoring and the batches file; peak RSS of the whole job."""
+    import hashlib
+    import logging
+    from types import SimpleNamespace
+
+    import h5py
+
+    import partition_batches
+
+    params = {"batch_size": BATCHES[shape], "levels": LEVELS[shape], "method": "onthefly", "key": "batches"}
+    out = Path(workdir) / "default_batches.h5"
+    start, cpu = time.perf_counter(), time.process_time()
+    partition_batches.main(SimpleNamespace(graph=str(Path(workdir) / "default.h5"), sampler="robust-hier",
+                                           output=str(out), params=json.dumps(params), threads=int(threads)))
+    secs, cpu = time.perf_counter() - start, time.process_time() - cpu
+    logging.shutdown()
+    with h5py.File(out, "r") as f:
+        digest = hashlib.sha256(f["batches"][()].tobytes()).hexdigest()[:16]
+        levels = [float(f[f"levels/{k}"][()].min()) for k in ("min_block_value", "dense_min_block_value")]
+    return {"seconds": secs, "cpu": cpu, "peak_mb": _rss_mb("VmHWM"), "sha": digest,
+            "min_value": levels[0], "dense_min": levels[1]}
 
 
 ONE_HEAP = "9c443b7"  # one 8-byte heap per block, before the queues were split by group
@@ -274,16 +324,41 @@ def run_phase(*args):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def run_default(workdir, threads):
+    """What `snakemake --cores 2 results/imagenet/batches/robust-hier.h5` runs at ImageNet shape:
+    build_graph with the default graph.form auto, then the partition_batches entry point."""
+    from layerwise.submodular.memory import partition_mem_mb
+
+    classes, per = SHAPES["imagenet"]
+    print(f"\n== default configuration at ImageNet shape: {classes} x {per} generated features (d={DIM}), "
+          f"graph.form auto (dense_budget_mb 1024, knn {KNN}), robust-hier {LEVELS['imagenet']} + "
+          f"{BATCHES['imagenet']}, {threads} threads")
+    g = run_phase("default_graph", "imagenet", workdir, threads)
+    print(f"build_graph: {g['dense_classes']} of {classes} classes dense, {g['seconds']:.1f} s ({g['cpu']:.0f} CPU s), "
+          f"peak RSS {g['peak_mb']:.0f} MB, file {g['file_mb']:.0f} MB   paper (dense, 16 cores): "
+          f"{PAPER['imagenet']['graph']}")
+    declared = partition_mem_mb(Path(workdir) / "default.h5", "robust-hier", BATCHES["imagenet"], LEVELS["imagenet"])
+    r = run_phase("default_partition", "imagenet", workdir, threads)
+    print(f"partition_batches robust-hier: {r['seconds']:.1f} s ({r['cpu']:.0f} CPU s), peak RSS {r['peak_mb']:.0f} MB "
+          f"(declared mem_mb {declared}), min block {r['min_value']:.6g} (dense f_NN {r['dense_min']:.6g}), "
+          f"batches sha {r['sha']}   target <= 300 s, <= 3 GB; paper peak memory: {PAPER['imagenet']['hier_mem']}")
+    print("load:", Path("/proc/loadavg").read_text().strip())
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--shapes", nargs="+", default=["cifar100", "imagenet"], choices=list(SHAPES))
     p.add_argument("--workdir", default=None)
+    p.add_argument("--default-only", action="store_true",
+                   help="only the configuration users get: default graph.form at ImageNet shape, robust-hier")
+    p.add_argument("--threads", type=int, default=2, help="threads of the default-configuration jobs")
     p.add_argument("--phase", nargs="+", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.phase:
         name, shape, workdir, *rest = args.phase
         fn = {"graph": phase_graph, "partition": phase_partition, "slope": phase_slope,
-              "profile": phase_profile, "apricot": phase_apricot, "same": phase_same}[name]
+              "profile": phase_profile, "apricot": phase_apricot, "same": phase_same,
+              "default_graph": phase_default_graph, "default_partition": phase_default_partition}[name]
         if name == "partition":
             rest = [json.loads(rest[0]), rest[1]]
         if name == "same" and len(rest) > 1:
@@ -299,6 +374,9 @@ def main():
     workdir = args.workdir or tempfile.mkdtemp(prefix="partition-bench-")
     print("machine: this run's CPU (2 cores, shared); paper: 16-core CPU for the graph, 1 core for Algorithm 1")
     print("load at start:", Path("/proc/loadavg").read_text().strip())
+    run_default(workdir, args.threads)
+    if args.default_only:
+        return
     for shape in args.shapes:
         classes, per = SHAPES[shape]
         n, bs = classes * per, BATCHES[shape]

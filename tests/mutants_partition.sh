@@ -51,7 +51,7 @@ run "Theorem 2 exponent r-1" $SUB/hierarchy.py \
 run "certificate = 10 * sum of singletons" $SUB/certificate.py \
   "    return min(certificate_parts(fl, caps).values())" "    return 10 * float(fl.singletons().sum())" $PART
 run "certificate parts = 10 * sum of singletons" $SUB/certificate.py \
-  '    parts = {"topm": topm_bound(fl, m), "kmin": lemma2_bound(fl, int((caps == kmin).sum()), kmin)}' '    parts = {"topm": 10 * float(fl.singletons().sum()), "kmin": 10 * float(fl.singletons().sum())}' $PART
+  '            parts = {"topm": t, "kmin": a.result()}' '            parts = {"topm": 10 * float(fl.singletons().sum()), "kmin": 10 * float(fl.singletons().sum())}' $PART
 run "class-top tree: stop the replay at an unchanged winner even if it is the changed group" $SUB/queues.py \
   "        if w == tree[i] and w != g:" "        if w == tree[i]:" $PART
 run "class-top tree: a taken item's exact leaf is not refreshed" $SUB/minblock.py \

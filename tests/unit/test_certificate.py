@@ -132,3 +132,46 @@ def test_topm_bound_on_a_dense_instance_with_a_known_value():
         known = n * sum(range(n + 1 - m, n + 1)) / m
         assert topm_bound(fl, m) == pytest.approx(known, rel=1e-12)
         assert known == pytest.approx(np.sort(w, axis=1)[:, -m:].sum() / m)
+
+
+def _mixed_graph(rng):
+    """A class-by-class graph with dense and kNN classes (graph.form auto), items shuffled."""
+    from layerwise.graph import build
+
+    labels = rng.permutation(np.repeat(np.arange(12), 60))
+    feats = rng.standard_normal((len(labels), 8)).astype(np.float32) + labels[:, None] * 0.2
+    arrays = build.build_graph(feats, labels, "auto", 0.05, 5, "cosine")
+    assert 0 < arrays["class_dense"].sum() < 12
+    ip, ix, d = build.merge_csr(labels, *arrays["dense"], arrays["knn"])
+    return FacilityLocation(ip, ix, d, ncols=len(labels))
+
+
+def test_topm_bound_in_chunks_equals_the_whole_transpose(monkeypatch):
+    """The chunked transpose (128 MiB at a time at ImageNet shape) against scipy's whole CSC:
+    every column's m largest weights, summed; chunks of 100 entries cut columns' runs."""
+    import scipy.sparse as sp
+
+    from layerwise.submodular import certificate as cert
+
+    fl = _mixed_graph(np.random.default_rng(3))
+    by_v = sp.csr_matrix((fl.data, fl.indices, fl.indptr), shape=(fl.n, fl.ncols)).tocsc()
+    for m in (1, 7, 40, 10_000):
+        ref = sum(np.sort(by_v.data[a:b])[::-1][:m].astype(np.float64).sum()
+                  for a, b in zip(by_v.indptr[:-1], by_v.indptr[1:], strict=True)) / m
+        whole = topm_bound(fl, m)
+        monkeypatch.setattr(cert, "_TOPM_CHUNK", 100)
+        assert topm_bound(fl, m) == whole == pytest.approx(ref, rel=1e-12)
+        monkeypatch.undo()
+
+
+def test_in_place_greedy_bound_equals_the_subproblem_one():
+    """lemma2_bound searches V \\ X in place (the subproblem copy was a second graph in memory
+    at ImageNet shape): bit-identical to the bound on fl.subproblem(V \\ X)."""
+    from layerwise.submodular.certificate import greedy_upper_bound
+
+    rng = np.random.default_rng(4)
+    fl = _mixed_graph(rng)
+    for drop in (0, 1, 13, 200):
+        rest = np.sort(rng.permutation(fl.n)[drop:])
+        for k in (1, 5, 64):
+            assert greedy_upper_bound(fl, k, rest) == greedy_upper_bound(fl.subproblem(rest), k)

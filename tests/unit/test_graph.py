@@ -119,6 +119,7 @@ def test_mixed_graph_and_dense_scoring_of_knn_batches(tmp_path):
             )
         assert all(fm.value(b) <= fd.value(b) + 1e-9 for b in blocks)
         got = dense_block_values(DenseView(tmp_path / "m.h5"), [owner, owner % 2], 5)
+        assert np.array_equal(dense_block_values(DenseView(tmp_path / "m.h5"), [owner, owner % 2], 5, 2), got)
         np.testing.assert_allclose(got[0], fd.block_values(blocks), rtol=1e-5)
         np.testing.assert_allclose(
             got[1][:2], fd.block_values([np.flatnonzero(owner % 2 == b) for b in range(2)]), rtol=1e-5

@@ -18,7 +18,7 @@ rule train_autoencoder:
         ae=AE_PLAN.residual_pattern(),
     conda:
         CONDA_ENV
-    threads: 2
+    threads: gpu_share_threads(2)
     resources:
         gpu=1,
         mem_mb=6000,
@@ -52,7 +52,7 @@ rule train_augmented:
         ae=AE_PLAN.augmented_pattern(),
     conda:
         CONDA_ENV
-    threads: 2
+    threads: gpu_share_threads(2)
     resources:
         gpu=1,
         mem_mb=6000,
@@ -84,7 +84,7 @@ rule extract_features:
         "results/benchmarks/extract_features/{dataset}/{ae}.tsv"
     conda:
         CONDA_ENV
-    threads: 2
+    threads: gpu_share_threads(2)
     resources:
         gpu=1,
         mem_mb=6000,

@@ -12,9 +12,9 @@ rule partition_batches:
         "results/benchmarks/partition_batches/{dataset}/{sampler}.tsv"
     conda:
         CONDA_ENV
-    threads: 1  # parallel calls within a level; raise with --set-threads partition_batches=N
+    threads: cpu_threads(1)  # parallel calls within a hierarchy level
     resources:
-        mem_mb=4000,
+        mem_mb=partition_mem_mb,
         runtime="1h",
     params:
         cfg=partition_params,

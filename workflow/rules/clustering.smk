@@ -19,7 +19,7 @@ rule cluster:
         method="dlc|jl|cnn|cnn-random|pixels",
     conda:
         CONDA_ENV
-    threads: 1  # torch threads (two jobs share the 2 demo cores)
+    threads: gpu_share_threads(1)  # torch threads (two jobs share the 2 demo cores)
     resources:
         mem_mb=4000,
         runtime="12h",

@@ -83,9 +83,11 @@ def as_json(obj):
     return json.dumps(obj, sort_keys=True)
 
 
-# Runtime settings of a training job per dataset kind (threads are also torch threads and,
-# on ImageNet-style data, DataLoader workers). Not science: override per run with
-# --set-threads / --set-resources or a profile (profiles/cifar10-subset).
+# Runtime settings of a training job per dataset kind: threads (torch threads) are those of a
+# CPU-only run; with `--resources gpu=N` a job gets its GPU's share of --cores instead
+# (training_threads). Not science: override per run with --set-threads / --set-resources or a
+# profile (profiles/cifar10-subset). `workers` (DataLoader workers, ImageNet-style data) sit in
+# the job's params, so they stay fixed per kind: a different --cores must not rerun finished jobs.
 TRAINING_RESOURCES = {
     "synthetic": {"threads": 1, "mem_mb": 2000, "runtime": 20},
     "cifar10": {"threads": 4, "mem_mb": 16000, "runtime": 720},
@@ -94,7 +96,45 @@ TRAINING_RESOURCES = {
 }
 
 
+def global_resource(name):
+    """A value given on the command line or in a profile (--cores, --resources NAME=N), read at
+    parse time; None where not given (cluster runs may leave --cores unset)."""
+    try:
+        value = workflow.global_resources[name]
+    except (KeyError, ValueError, WorkflowError):
+        return None
+    value = getattr(value, "value", value)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+# The machine as Snakemake was told: --cores (threads of local jobs are capped by it anyway)
+# and --resources gpu=N (GPUs the jobs hold at once).
+CORES = global_resource("_cores")
+GPUS = global_resource("gpu")
+
+
+def cpu_threads(fallback):
+    """Threads of a CPU stage that runs once per dataset (store, features, graph, data): every
+    core Snakemake was given; `fallback` where --cores is unset (cluster runs)."""
+    return CORES if CORES else fallback
+
+
+def gpu_share_threads(fallback):
+    """Threads of a job holding one GPU: its share of --cores when --resources gpu=N is given, so
+    `--cores 16 --resources gpu=4` runs four jobs of 4 threads; `fallback` otherwise."""
+    if CORES and GPUS:
+        return max(1, CORES // GPUS)
+    return fallback
+
+
 def training_threads(wildcards):
+    return gpu_share_threads(
+        TRAINING_RESOURCES[dataset_config(wildcards.dataset)["kind"]]["threads"]
+    )
+
+
+def training_workers(wildcards):
+    """DataLoader workers of ImageNet-style data (job params: fixed per dataset kind)."""
     return TRAINING_RESOURCES[dataset_config(wildcards.dataset)["kind"]]["threads"]
 
 
@@ -237,6 +277,14 @@ def check_fit(dataset, sampler):
         raise WorkflowError(f"{problem}\n{FIX}")
 
 
+def partition_mem_mb(wildcards, input):
+    """The graph's entries and the first level's blocks (layerwise.submodular.memory; docs/batches.md)."""
+    from layerwise.submodular.memory import partition_mem_mb as estimate
+
+    own = BATCHES_PARAMS[wildcards.dataset]
+    return estimate(input.graph, wildcards.sampler, own["batch_size"], own["levels"])
+
+
 def partition_params(wildcards):
     return as_json(BATCHES_PARAMS[wildcards.dataset])
 
@@ -276,7 +324,7 @@ def previous_weights(wildcards):
 
 
 # Params functions take wildcards only: Snakemake reruns a job whose params changed only then.
-# ImageNet-style data: the DataLoader workers are the rule default threads of the dataset kind.
+# ImageNet-style data: the DataLoader workers are the CPU-only threads of the dataset kind.
 def layer_params(wildcards):
     return LW_PLAN.job_params(
         wildcards.dataset,
@@ -284,7 +332,7 @@ def layer_params(wildcards):
         wildcards.sampler,
         wildcards.seed,
         wildcards.layer,
-        threads=training_threads(wildcards),
+        threads=training_workers(wildcards),
     )
 
 
@@ -294,7 +342,7 @@ def e2e_params(wildcards):
         wildcards.preset,
         wildcards.sampler,
         wildcards.seed,
-        threads=training_threads(wildcards),
+        threads=training_workers(wildcards),
     )
 
 

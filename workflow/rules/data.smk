@@ -10,7 +10,7 @@ rule prepare_data:
         "results/benchmarks/prepare_data/{dataset}.tsv"
     conda:
         CONDA_ENV
-    threads: 4
+    threads: cpu_threads(4)
     resources:
         mem_mb=8000,
         runtime="2h",
@@ -63,7 +63,7 @@ rule build_store:
         "results/benchmarks/build_store/{dataset}.tsv"
     conda:
         CONDA_ENV
-    threads: 4
+    threads: cpu_threads(4)
     resources:
         mem_mb=4000,
         runtime="12h",

@@ -18,7 +18,7 @@ rule build_graph:
         "results/benchmarks/build_graph/{dataset}/{features}.tsv"
     conda:
         CONDA_ENV
-    threads: 2
+    threads: cpu_threads(2)
     resources:
         mem_mb=8000,
         runtime="1h",

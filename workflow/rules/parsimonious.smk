@@ -15,7 +15,7 @@ rule train_parsimonious:
         method="baseline|weight-decay|dropout|sample|spatial|channel",
     conda:
         CONDA_ENV
-    threads: 2
+    threads: gpu_share_threads(2)
     resources:
         mem_mb=8000,
         runtime="8h",

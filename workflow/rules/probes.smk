@@ -18,7 +18,7 @@ rule probe_layer:
         "results/benchmarks/probe_layer/{dataset}/{run}/layer{layer}.tsv"
     conda:
         CONDA_ENV
-    threads: 1
+    threads: gpu_share_threads(1)
     resources:
         mem_mb=4000,
         runtime="2h",

@@ -19,6 +19,7 @@ approximation. CIFAR-10/100 fit the default budget entirely.
 import logging
 
 import faiss
+import numba
 import numpy as np
 from tqdm import tqdm
 
@@ -135,6 +136,17 @@ def build_graph(features, labels, form, budget_mb, knn, kernel, dtype=np.float32
     }
 
 
+@numba.njit(cache=True, nogil=True)
+def _copy_rows(k_ptr, k_idx, k_data, indptr, indices, data):
+    """Row u of the kNN CSR to the start of row u of the merged one (no index arrays of nnz size)."""
+    for u in range(len(k_ptr) - 1):
+        dst = indptr[u]
+        for p in range(k_ptr[u], k_ptr[u + 1]):
+            indices[dst] = k_idx[p]
+            data[dst] = k_data[p]
+            dst += 1
+
+
 def merge_csr(labels, dense_data, block_offsets, knn=None):
     """One CSR over training indices: rows of dense classes cover every item of their class
     (from the flat blocks), the other rows come from the kNN CSR ``knn`` = (indptr, indices, data)."""
@@ -152,12 +164,8 @@ def merge_csr(labels, dense_data, block_offsets, knn=None):
     indices = np.empty(indptr[-1], np.int32)
     data = np.empty(indptr[-1], np.float32)
     if knn is not None and len(knn[1]):
-        k_ptr, k_idx, k_data = knn
-        row_of = np.repeat(np.arange(n), np.diff(k_ptr))  # dense rows are empty in the kNN CSR
-        dst = np.arange(k_ptr[-1]) + (indptr[:-1] - k_ptr[:-1])[row_of]
-        indices[dst] = k_idx
-        data[dst] = k_data
-    for c in np.flatnonzero(dense):
+        _copy_rows(*knn, indptr, indices, data)  # dense rows are empty in the kNN CSR
+    for c in np.flatnonzero(dense):  # one block read at a time when dense_data is an h5py dataset
         rows = members[offsets[c] : offsets[c + 1]]
         # Symmetric kernel: row u of the block lists w(u, v) = w(v, u) for all v.
         block = dense_data[block_offsets[c] : block_offsets[c + 1]].reshape(len(rows), len(rows))

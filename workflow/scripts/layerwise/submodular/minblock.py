@@ -279,25 +279,32 @@ def singleton_order(sing):
     return np.lexsort((np.arange(len(sing)), -sing)).astype(np.int64)
 
 
-def min_block_greedy(fl, caps, method="lazy"):
-    """Partition items of ``fl`` into blocks of capacities ``caps`` (sum <= n) by Algorithm 1/3."""
+def min_block_greedy(fl, caps, method="lazy", candidates=None):
+    """Partition items of ``fl`` into blocks of capacities ``caps`` (sum <= n) by Algorithm 1/3.
+    ``candidates`` (sorted item ids, default all): only these enter the queues, the same
+    choices as on ``fl.subproblem(candidates)`` (ids keep their order) with global ids."""
     caps = np.asarray(caps, np.int64)
+    size = fl.n if candidates is None else len(candidates)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if len(caps) == 0 or caps.min() < 1 or caps.sum() > fl.n:
-        raise ValueError(f"capacities {caps.tolist()} do not fit {fl.n} items")
+    if len(caps) == 0 or caps.min() < 1 or caps.sum() > size:
+        raise ValueError(f"capacities {caps.tolist()} do not fit {size} items")
     sing = fl.singletons()
     order = singleton_order(sing)
+    if candidates is not None:
+        keep = np.zeros(fl.n, bool)
+        keep[candidates] = True
+        order = order[keep[order]]
     onthefly = method == "onthefly"
     block_of, seq, values, _, stop, stop_sizes, trace, evals = _partition(
         fl.indptr, fl.indices, fl.data, fl.ncols, caps, sing, order, onthefly
     )
     owner = block_of[seq]
     blocks = [seq[owner == j] for j in range(len(caps))]
-    return Partition(blocks, values, int(stop), stop_sizes, trace, int(evals), fl.n if onthefly else 0)
+    return Partition(blocks, values, int(stop), stop_sizes, trace, int(evals), size if onthefly else 0)
 
 
-def greedy_select(fl, k):
-    """Classic lazy greedy: k items maximising f (one block of capacity k)."""
-    res = min_block_greedy(fl, [k], "lazy")
+def greedy_select(fl, k, candidates=None):
+    """Classic lazy greedy: k items maximising f (one block of capacity k), among ``candidates``."""
+    res = min_block_greedy(fl, [k], "lazy", candidates)
     return res.blocks[0], float(res.values[0])
