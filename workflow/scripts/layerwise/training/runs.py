@@ -79,6 +79,11 @@ class RunPlan:
         run = f"results/{dataset}/train/{preset}.{sampler}-s{seed}"
         return [f"{run}/layer{j}/weights.pt" for j in range(1, int(layer))]
 
+    def eval_settings(self, dataset):
+        """layerwise.eval with the profile's non-null eval keys over it (ImageNet: a subsample)."""
+        own = self.profile(dataset).get("eval") or {}
+        return {**self.lw["eval"], **{k: v for k, v in own.items() if v is not None}}
+
     def job_params(self, dataset, preset, sampler, seed, layer=None, threads=1):
         """Everything one training job needs, as one JSON string (threads: the rule's for the dataset)."""
         profile, model = self.profile(dataset), self.model(dataset, preset)
@@ -95,7 +100,7 @@ class RunPlan:
             "batch_order": self.lw["batch_order"],
             "augment": profile["augment"],
             "cache_frozen": self.lw["cache_frozen"],
-            "eval": self.lw["eval"],
+            "eval": self.eval_settings(dataset),
         }
         cfg["precision"] = self.lw["precision"]  # auto: bf16 on CUDA, fp32 on CPU
         data = self.config["datasets"][dataset]
