@@ -89,6 +89,7 @@ class RunPlan:
         profile, model = self.profile(dataset), self.model(dataset, preset)
         schedule = {**profile["schedule"], **model["schedule"]}
         schedule["checkpoint_every"] = self.lw["checkpoint_every"]
+        schedule["checkpoint_minutes"] = self.lw["checkpoint_minutes"]
         cfg = {
             "run": f"{preset}.{sampler}-s{seed}",
             "dataset": dataset,
