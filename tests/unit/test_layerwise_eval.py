@@ -7,12 +7,12 @@ import h5py
 import numpy as np
 import torch
 import torch.nn.functional as F
+from test_layerwise import config, tiny_dataset
 
 from layerwise.training import loop
 from layerwise.training.evaluation import accuracy, outputs, write_eval
 from layerwise.training.greedy import train_layer
 from layerwise.training.inputs import load_arrays, normalise
-from test_layerwise import config, tiny_dataset
 
 torch.set_num_threads(1)
 

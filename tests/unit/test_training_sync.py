@@ -144,6 +144,6 @@ def test_momentum_resets_at_each_decay_like_a_new_optimiser(reset, monkeypatch):
     other = _by_hand(x, y, sched, new_sgd_at_decay=False)
     if not reset:
         expected, other = other, expected
-    for got, want, not_want in zip(model.parameters(), expected.parameters(), other.parameters()):
+    for got, want, not_want in zip(model.parameters(), expected.parameters(), other.parameters(), strict=True):
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
         assert not torch.allclose(got, not_want, rtol=1e-5, atol=1e-6)

@@ -6,8 +6,9 @@ has fp32's exponent range). A trained module returns float32 outputs, so losses,
 metrics and logits files keep their dtype; the frozen stack
 (``cast_output=False``) hands its bf16 activations on as they are (half the bytes
 into the trained block and the cache). Code that calls a submodule directly (the
-features pass, the head-only fine-tune, pruning) enters :func:`autocast` itself. On CUDA, modules also use channels_last (the
-layout bf16 tensor-core convolutions want) and ``cudnn.benchmark`` picks the
+features pass, the head-only fine-tune, pruning) enters :func:`autocast` itself.
+On CUDA, modules also use channels_last (the layout bf16 tensor-core convolutions
+want) and ``cudnn.benchmark`` picks the
 fastest kernels for the fixed batch shapes. Measured by benchmarks/gpu_step.py.
 
 The context is attached with forward hooks, so the training loop, evaluation
