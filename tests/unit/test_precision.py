@@ -4,10 +4,10 @@ and the head-only fine-tune, pruning and the features pass run inside autocast (
 import h5py
 import numpy as np
 import torch
+from test_layerwise import config, tiny_dataset
 
 from layerwise.training import precision
 from layerwise.training.greedy import train_layer
-from test_layerwise import config, tiny_dataset
 
 torch.set_num_threads(1)
 
