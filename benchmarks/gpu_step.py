@@ -5,8 +5,8 @@ auxiliary head trained) and for the same network end to end, one SGD step on a
 batch already on the GPU is timed; images/s and the peak memory of one step are
 printed (the peak from layerwise.training.memory.step_peak_mb, the function that
 writes the tables' peak_mem_mb: warm-up first, momentum counted) for fp32 and
-for bf16 autocast + channels_last + cudnn.benchmark, with the bf16 / fp32 ratio. The step rate is the ceiling the loader must feed
-(benchmarks/imagenet_loader.py). Presets come from config/config.yaml
+for bf16 autocast + channels_last + cudnn.benchmark, with the bf16 / fp32 ratio.
+The step rate is the ceiling the loader must feed (benchmarks/imagenet_loader.py). Presets come from config/config.yaml
 (layerwise.profiles.<dataset>.models).
 
     .venv/bin/python benchmarks/gpu_step.py [--datasets cifar10 imagenet] [--preset simcnn-k3]
