@@ -37,8 +37,9 @@ def _task(x, y, batch=4, bad_step=None, **kw):
 
 def test_the_first_non_finite_step_is_named_when_read_later_and_nothing_is_checkpointed(tmp_path):
     x, y = _data()
-    steps = []
-    task = _task(x, y, bad_step=7, epochs=2, checkpoint_every=10, sync_every=50,
+    steps, evaluated = [], []
+    task = _task(x, y, bad_step=7, epochs=2, checkpoint_every=10, sync_every=50, eval_every=10,
+                 evaluate=lambda at, loss: evaluated.append(at) or {"m": 0.0},
                  on_step=lambda e, i: steps.append((e, i)))
     scratch = Scratch(tmp_path / "scratch")
     with pytest.raises(TrainingDiverged, match=r"run r layer 3: non-finite loss nan at epoch 1, step 7, "
@@ -46,6 +47,7 @@ def test_the_first_non_finite_step_is_named_when_read_later_and_nothing_is_check
         fit(task, scratch)
     assert len(steps) == 10  # steps 8-10 ran before the flag was read (at the step-10 checkpoint)
     assert not scratch.path("train").exists()  # that checkpoint was never written
+    assert evaluated == []  # nor were the NaN weights evaluated (or kept as the best)
 
 
 def test_device_side_sums_give_the_per_epoch_means_of_the_steps():

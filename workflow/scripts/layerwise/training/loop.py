@@ -231,6 +231,7 @@ def fit(task, scratch=None, name="train", params=None, is_main=True):
                     time.monotonic() - last_save >= task.checkpoint_seconds)
             if due or timed or (task.checkpoint_every and s.at.index % task.checkpoint_every == 0):
                 s.seconds += time.perf_counter() - tick
+                watch.check()  # never evaluate (or keep as the best) weights past a non-finite step
                 if due:
                     _evaluate(task, s)
                     (task.train_mode or task.model.train)()  # evaluate() left it in eval mode
