@@ -311,7 +311,7 @@ def _restore(task, s, saved):
     if task.scheduler is not None:
         task.scheduler.load_state_dict(saved["scheduler"])
     rank, world = distributed.rank_world()
-    ranks = saved["ranks"]
+    ranks = saved.get("ranks") or [{"rng": saved["rng"], "cuda_rng": None}]  # a checkpoint of before per-rank
     own = ranks[rank] if len(ranks) == world else ranks[0]  # another world size: rank 0's CPU state
     torch.set_rng_state(own["rng"])
     if len(ranks) == world and own["cuda_rng"] is not None and torch.cuda.is_available():
