@@ -90,6 +90,8 @@ def test_two_identical_runs_write_byte_identical_weights_and_eval(tmp_path, monk
             cls.t += 1.0
             return cls.t
 
+        monotonic = perf_counter
+
     hashes = []
     for name in ("a", "b"):
         Clock.t = 0.0
