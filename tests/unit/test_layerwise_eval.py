@@ -2,6 +2,7 @@
 computation, and identical runs give byte-identical weights.pt and eval.h5."""
 
 import hashlib
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -101,3 +102,18 @@ def test_two_identical_runs_write_byte_identical_weights_and_eval(tmp_path, monk
         train_layer(config(1), data, batches, [], out / "weights.pt", out / "eval.h5")
         hashes.append((sha(out / "weights.pt"), sha(out / "eval.h5")))
     assert hashes[0] == hashes[1]
+
+
+def test_a_profile_eval_key_overrides_layerwise_eval_and_null_inherits():
+    import yaml
+
+    from layerwise.training.runs import RunPlan
+
+    lw = {"eval": {"pooled_size": 2, "feature_subsample": None, "logits_dtype": "float32"},
+          "profiles": {"imagenet": {"eval": {"pooled_size": None, "feature_subsample": 10000,
+                                             "logits_dtype": "float16"}}, "cifar10": {}}}
+    plan = RunPlan({"layerwise": lw})
+    assert plan.eval_settings("imagenet") == {"pooled_size": 2, "feature_subsample": 10000, "logits_dtype": "float16"}
+    assert plan.eval_settings("cifar10") == lw["eval"]
+    shipped = yaml.safe_load((Path(__file__).resolve().parents[2] / "config/config.yaml").read_text())
+    assert shipped["layerwise"]["profiles"]["imagenet"]["eval"]["feature_subsample"] == 10000
