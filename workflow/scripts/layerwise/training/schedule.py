@@ -38,7 +38,7 @@ class Schedule:
     lr_decay: float = 0.2
     lr_step: int = 15
     warmup_epochs: float = 0.0
-    checkpoint_every: int = 200  # steps between scratch checkpoints (plus every epoch end)
+    checkpoint_every: int = 0  # steps between scratch checkpoints (plus every epoch end); 0: none
     checkpoint_minutes: float = CHECKPOINT_MINUTES  # also after this long since the last one; 0: off
     reset_momentum_at_decay: bool = True  # zero the SGD momentum buffers when the rate decays
 
