@@ -2,10 +2,11 @@
 
 For each layer j of a preset (frozen layers 1..j-1 in eval mode, block j + its
 auxiliary head trained) and for the same network end to end, one SGD step on a
-batch already on the GPU is timed; images/s and the CUDA allocator's peak are
-printed for fp32 and for bf16 autocast + channels_last + cudnn.benchmark, with
-the bf16 / fp32 ratio. The step rate is the ceiling the loader must feed
-(benchmarks/imagenet_loader.py). Presets come from config/config.yaml
+batch already on the GPU is timed; images/s and the peak memory of one step are
+printed (the peak from layerwise.training.memory.step_peak_mb, the function that
+writes the tables' peak_mem_mb: warm-up first, momentum counted) for fp32 and
+for bf16 autocast + channels_last + cudnn.benchmark, with the bf16 / fp32 ratio.
+The step rate is the ceiling the loader must feed (benchmarks/imagenet_loader.py). Presets come from config/config.yaml
 (layerwise.profiles.<dataset>.models).
 
     .venv/bin/python benchmarks/gpu_step.py [--datasets cifar10 imagenet] [--preset simcnn-k3]
@@ -27,6 +28,7 @@ sys.path.insert(0, str(ROOT / "workflow/scripts"))
 from layerwise.models.simcnn import LayeredCNN, make_block, make_head, make_stem, spec_from_config  # noqa: E402
 from layerwise.training import precision  # noqa: E402
 from layerwise.training.greedy import Trainable  # noqa: E402
+from layerwise.training.memory import step_peak_mb  # noqa: E402
 
 SHAPES = {"cifar10": (10, 32, 128), "imagenet": (1000, 224, 256)}  # classes, side, batch (paper 003)
 
@@ -43,33 +45,35 @@ def time_steps(forward, trained, x, y, steps):
     for _ in range(3):  # warm-up: cudnn.benchmark picks kernels, allocator settles
         step()
     torch.cuda.synchronize()
-    torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
     for _ in range(steps):
         step()
     torch.cuda.synchronize()
-    return len(x) * steps / (time.perf_counter() - start), torch.cuda.max_memory_allocated() / 2**20
+    return len(x) * steps / (time.perf_counter() - start)
 
 
-def measure(spec, mode, layer, x, y, steps):
-    """(images/s, peak MB) of layer ``layer`` (1-based) or end to end (layer None)."""
+def measure(spec, mode, layer, x, y, steps, name):
+    """(images/s, peak MB) of layer ``layer`` (1-based) or end to end (layer None), set up as
+    train_layer / train_e2e set it up (frozen bf16 activations kept, the same memory probe)."""
     device = x.device
     torch.manual_seed(0)
     if layer is None:
         model = LayeredCNN(spec).to(device)
         precision.apply(model, device, mode)
-        return time_steps(model, model, x, y, steps)
+        mb, _ = step_peak_mb(model, [model], model, x, y, device, name=name)
+        return time_steps(model, model, x, y, steps), mb
     frozen = torch.nn.Sequential(make_stem(spec), *[make_block(spec, j) for j in range(layer - 1)])
     frozen = frozen.to(device).eval().requires_grad_(False)
     net = Trainable(make_block(spec, layer - 1, pruned=False), make_head(spec, layer - 1)).to(device)
-    precision.apply(frozen, device, precision.apply(net, device, mode))
+    precision.apply(frozen, device, precision.apply(net, device, mode), cast_output=False)
 
     def forward(inp):
         with torch.no_grad():
             inp = frozen(inp)
         return net(inp)
 
-    return time_steps(forward, net, x, y, steps)
+    mb, _ = step_peak_mb(lambda inp: net(frozen(inp)), [frozen, net], net, x, y, device, name=name)
+    return time_steps(forward, net, x, y, steps), mb
 
 
 def main():
@@ -96,7 +100,7 @@ def main():
             row = {}
             for mode in ("fp32", "bf16"):
                 xs = precision.to_device(x, "cuda") if mode == "bf16" else x.contiguous()
-                row[mode] = measure(spec, mode, layer, xs, y, args.steps)
+                row[mode] = measure(spec, mode, layer, xs, y, args.steps, f"{dataset} {args.preset}")
                 torch.cuda.empty_cache()
             name = "e2e" if layer is None else str(layer)
             (f_rate, f_mem), (b_rate, b_mem) = row["fp32"], row["bf16"]

@@ -42,7 +42,11 @@ def imagenet_tree(root, train_per_class=40, val_per_class=8, seed=0):
     class_image(rng, 0, 52, 60).save(odd / f"{WNIDS[0]}_2.JPEG", format="PNG")
 
 
-def test_imagenet_table3_runs_for_real_on_cpu(workflow_dir):
+def test_imagenet_table3_runs_for_real_on_cpu(workflow_dir, monkeypatch):
+    # pinned to the CPU (the launcher leases no GPU from an empty list): the memory figure is then
+    # the CPU tally on every host, also where a GPU would be handed to the layer jobs
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    monkeypatch.delenv("LAYERWISE_GPU_COUNT", raising=False)
     root = workflow_dir / "imagenet"
     imagenet_tree(root)
     cfg = write_config(workflow_dir, {

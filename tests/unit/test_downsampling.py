@@ -25,6 +25,26 @@ def test_invertible_equals_pixel_unshuffle_and_is_a_bijection():
     assert torch.equal(torch.sort(y.flatten()).values, torch.sort(x.flatten()).values)
 
 
+def reference_invertible(x):
+    """The reshape the project used before pixel_unshuffle (written out as the reference)."""
+    n, c, h, w = x.shape
+    x = x.reshape(n, c, h // 2, 2, w // 2, 2)
+    return x.permute(0, 1, 3, 5, 2, 4).reshape(n, c * 4, h // 2, w // 2)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_invertible_equals_the_reference_reshape_and_keeps_the_layout(channels_last):
+    x = torch.randn(2, 3, 6, 10, generator=torch.Generator().manual_seed(1))
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    y = invertible_downsample(x)
+    assert torch.equal(y, reference_invertible(x))
+    # by hand: channel c*4 + 2*di + dj of pixel (i, j) is x[c, 2i+di, 2j+dj]
+    assert y[1, 2 * 4 + 2 * 1 + 0, 2, 3] == x[1, 2, 5, 6]
+    if channels_last:
+        assert y.is_contiguous(memory_format=torch.channels_last)
+
+
 def test_invertible_rejects_odd_sizes():
     with pytest.raises(InputError, match="even"):
         invertible_downsample(torch.zeros(1, 1, 5, 4))

@@ -120,7 +120,9 @@ def test_resume_starts_over_when_an_earlier_layer_or_the_batches_changed(tmp_pat
     with pytest.raises(Killed):
         train_layer(config(2), data, batches, [l1 / "weights.pt"], w2, e2, on_step=interrupt_at(1, 2))
     ckpt = torch.load(tmp_path / "run/layer2/weights.pt.scratch/train.ckpt", weights_only=False)
-    assert "cuda_rng" in ckpt and (ckpt["cuda_rng"] is None) == (not torch.cuda.is_available())
+    # one process: one rank's random states, its CUDA state present exactly on a CUDA host
+    assert len(ckpt["ranks"]) == 1 and ckpt["ranks"][0]["rng"].dtype == torch.uint8
+    assert (ckpt["ranks"][0]["cuda_rng"] is None) == (not torch.cuda.is_available())
 
     def first_step(prev, batch_file):
         steps = []

@@ -28,6 +28,7 @@ BatchNorm model on 2 CPU ranks is not identical to 1 rank (models without
 BatchNorm are; see tests/unit/test_distributed_ddp.py).
 """
 
+import atexit
 import datetime
 import os
 
@@ -70,6 +71,7 @@ def init_from_env():
         dist.init_process_group(
             backend=backend, rank=rank, world_size=world_size, timeout=datetime.timedelta(hours=2)
         )
+        atexit.register(cleanup)  # NCCL warns (and may hang at exit) when the group is left alive
     return rank, world_size, device
 
 
@@ -143,6 +145,33 @@ def barrier():
     """Wait for every rank (no-op in a single process)."""
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
+
+
+def _active():
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def rank_world():
+    """(rank, world size) of this process: (0, 1) without a process group."""
+    return (dist.get_rank(), dist.get_world_size()) if _active() else (0, 1)
+
+
+def gather_objects(obj):
+    """[rank 0's obj, rank 1's, ...] on every rank (a collective; [obj] in one process)."""
+    if not _active():
+        return [obj]
+    out = [None] * dist.get_world_size()
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def agree(flag):
+    """Rank 0's boolean on every rank (so all ranks take the same branch; a collective)."""
+    if not _active():
+        return bool(flag)
+    out = [bool(flag)]
+    dist.broadcast_object_list(out, src=0)
+    return bool(out[0])
 
 
 def cleanup():

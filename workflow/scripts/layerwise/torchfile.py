@@ -1,4 +1,4 @@
-"""Reading PyTorch files: declared outputs (``weights.pt``, ``model.pt``) and scratch checkpoints.
+"""Reading and writing PyTorch files: declared outputs (``weights.pt``, ``model.pt``) and scratch checkpoints.
 
 ``torch.load`` on a truncated file ends in a traceback such as ``OSError: [Errno
 22] Invalid argument`` that does not name the file. Every load of a workflow
@@ -6,16 +6,31 @@ file goes through here instead: a declared file that cannot be read is one
 InputError naming it and the fix; a scratch checkpoint that cannot be read (a
 job killed while a disk filled up, a hand-edited file) is deleted with a warning,
 so the job starts over instead of failing the same way on every rerun.
+
+Writing goes through :func:`save`: ``torch.save`` to a file records that file's
+name inside the zip archive, so saving to the temporary sibling made two runs'
+``weights.pt`` differ in bytes; the archive is built in memory and its bytes
+written atomically, so identical objects give identical files.
 """
 
+import io
 import logging
 from pathlib import Path
 
 import torch
 
 from layerwise.errors import InputError
+from layerwise.h5io import atomic_path
 
 log = logging.getLogger(__name__)
+
+
+def save(obj, path):
+    """``torch.save(obj)`` to ``path`` atomically, byte-identical for identical objects."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    with atomic_path(path) as tmp:
+        Path(tmp).write_bytes(buffer.getbuffer())
 
 
 def load(path, weights_only=False):

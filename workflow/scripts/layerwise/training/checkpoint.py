@@ -19,10 +19,7 @@ import json
 import shutil
 from pathlib import Path
 
-import torch
-
 from layerwise import torchfile
-from layerwise.h5io import atomic_path
 
 
 def scratch_dir(output):
@@ -69,8 +66,7 @@ class Scratch:
 
 
 def save(path, state):
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    torchfile.save(state, path)
 
 
 def load(path, key):

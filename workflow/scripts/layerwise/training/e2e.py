@@ -10,15 +10,14 @@ import logging
 import torch
 from torch import nn
 
-from layerwise import distributed
-from layerwise.h5io import atomic_path
+from layerwise import distributed, torchfile
 from layerwise.models.simcnn import LayeredCNN, count_params
 from layerwise.training import checkpoint, precision
-from layerwise.training.evaluation import pooled, predict, subsample, topk, write_eval
-from layerwise.training.greedy import build_spec, schedule_key
+from layerwise.training.evaluation import accuracy, outputs, write_eval
+from layerwise.training.greedy import build_spec, features, schedule_key
 from layerwise.training.inputs import LayerInputs
 from layerwise.training.memory import step_peak_mb
-from layerwise.training.sampler import make_sampler, real_items
+from layerwise.training.sampler import make_sampler
 from layerwise.training.schedule import Schedule, Step, run_epochs
 from layerwise.training.sources import open_source
 
@@ -32,19 +31,18 @@ def train_e2e(cfg, data_path, batches_path, out_weights, out_eval, on_step=None)
     sampler = make_sampler(cfg, batches_path, len(data.train_labels))
     torch.manual_seed(int(cfg["seed"]) * 1000)
     model = LayeredCNN(spec).to(device)
-    precision.apply(model, device, cfg.get("precision", "auto"))
+    mode = precision.apply(model, device, cfg.get("precision", "auto"))
     images = LayerInputs(nn.Identity(), data, device, cache=False)
 
     def evaluate():
         model.eval()
-        logits = predict(model, images.chunks("test"), device)
-        return topk(logits, data.test_labels, 1), topk(logits, data.test_labels, 5)
+        return accuracy(model, images.chunks("test"), data.test_labels, device)
 
     data.attach(sampler, rank, world)
-    first = real_items(sampler.batches[0])
+    first = distributed.rank_share(sampler.batches[0], rank, world, key="batches.batch_size")
     mem_mb, mem_kind = step_peak_mb(model, [model], model,
                                     next(data.chunks("train", first, len(first))).to(device),
-                                    data.train_labels[first].to(device), device)
+                                    data.train_labels[first].to(device), device, name=cfg["preset"])
     scratch = checkpoint.Scratch.of(out_weights, cfg, {"data": data_path, "batches": batches_path})
     metrics, seconds = run_epochs(
         Step(model, images.train_batch, data.train_labels, evaluate), sampler,
@@ -53,23 +51,17 @@ def train_e2e(cfg, data_path, batches_path, out_weights, out_eval, on_step=None)
         {"run": cfg["run"], "key": schedule_key(cfg)})
     if distributed.is_main(rank):
         model.eval()
-        logits = predict(model, images.chunks("test"), device)
-        ev = cfg["eval"]
-        features = {}
-        for offset, (split, labels) in enumerate(
-                (("train", data.train_labels), ("test", data.test_labels)), start=1):
-            idx = subsample(len(labels), ev["feature_subsample"], cfg["seed"] + offset)
-            feats = predict(lambda t: pooled(model.features(t), ev["pooled_size"]),
-                            images.chunks(split, idx), device)
-            features[split] = (feats.numpy(), idx, labels[idx].numpy())
+        feats = {split: features(cfg, model.features, lambda idx, s=split: images.chunks(s, idx), labels,
+                                 offset, device, mode)
+                 for offset, (split, labels) in enumerate((("train", data.train_labels),
+                                                           ("test", data.test_labels)), start=1)}
         attrs = {"train_seconds": seconds, "peak_mem_mb": mem_mb, "peak_mem_kind": mem_kind,
                  "num_params": count_params(model), "preset": cfg["preset"], "layers": spec.layers}
         write_eval(out_eval, params=cfg, seed=cfg["seed"], layer=spec.layers, run=cfg["run"],
-                   logits=logits.numpy(), labels=data.test_labels.numpy(), metrics=metrics,
-                   features=features, attrs=attrs, logits_dtype=ev["logits_dtype"])
-        with atomic_path(out_weights) as tmp:
-            torch.save({"spec": spec.to_dict(), "run": cfg["run"],
-                        "model": {k: v.cpu() for k, v in model.state_dict().items()}}, tmp)
+                   logits=outputs(model, images.chunks("test"), device), labels=data.test_labels.numpy(),
+                   metrics=metrics, features=feats, attrs=attrs, logits_dtype=cfg["eval"]["logits_dtype"])
+        torchfile.save({"spec": spec.to_dict(), "run": cfg["run"],
+                        "model": {k: v.cpu() for k, v in model.state_dict().items()}}, out_weights)
         scratch.clear()
         log.info("end to end: test top1 %.4f", metrics["test_top1"][-1])
     distributed.barrier()

@@ -11,6 +11,13 @@ Layout of ``results/{dataset}/train/{run}/layer{j}/eval.h5`` (stage "train_layer
     attrs: layer, run, preset, layers, train_seconds, peak_mem_mb, peak_mem_kind, num_params
 
 Accuracies are fractions in [0, 1]. End-to-end runs write the same layout (``e2e/eval.h5``).
+
+Bounded memory at any split size: logits and features are *streams* of chunks.
+Each chunk stays on the device until it is reduced (:func:`accuracy` counts
+hits there) or written (:func:`write_eval` copies it into its preallocated
+dataset's rows and drops it), so the host holds one chunk, never a split's
+features or logits (benchmarks/layerwise.py --eval-memory measures it at two
+split sizes). Identical inputs give identical bytes: no object timestamps.
 """
 
 import numpy as np
@@ -18,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from layerwise.h5io import atomic_h5, open_checked
+from layerwise.training import precision
 
 STAGE = "train_layer"
 METRICS = ("train_loss", "train_top1", "test_top1", "test_top5")
@@ -56,11 +64,29 @@ def ensemble(layer_logits, kind="logits"):
     return total / norm if kind == "probabilities" else total
 
 
+def outputs(fn, chunks, device):
+    """``fn`` applied to every chunk of inputs: a generator of float32 results on ``device``."""
+    for x in chunks:
+        with torch.no_grad():
+            yield fn(precision.to_device(x, device)).float()
+
+
 @torch.no_grad()
-def predict(fn, chunks, device):
-    """fn applied to every chunk of inputs (an iterable of tensors); float32 CPU result."""
-    outs = [fn(x.to(device)).float().cpu() for x in chunks]
-    return torch.cat(outs) if outs else torch.empty(0)
+def accuracy(fn, chunks, labels, device, ks=(1, 5)):
+    """Top-k fractions of ``fn``'s logits over the chunks; hits are counted on the device and
+    read once at the end (one host synchronisation per evaluation)."""
+    labels = torch.as_tensor(labels)
+    hits, start = torch.zeros(len(ks), dtype=torch.long, device=device), 0
+    for z in outputs(fn, chunks, device):
+        y = labels[start : start + len(z)].to(device, non_blocking=True)
+        top = z.topk(min(max(ks), z.shape[1]), dim=1).indices == y.view(-1, 1)
+        hits += torch.stack([top[:, :k].any(1).sum() for k in ks])
+        start += len(z)
+    if start != len(labels):
+        raise ValueError(f"{start} predictions for {len(labels)} labels")
+    if not len(labels):
+        return tuple(float("nan") for _ in ks)
+    return tuple(float(h) / len(labels) for h in hits.cpu())
 
 
 def subsample(n, count, seed):
@@ -76,17 +102,41 @@ def pooled(features, size):
     return F.adaptive_avg_pool2d(torch.as_tensor(features), size).float()
 
 
+def _write_rows(f, name, rows, n, dtype):
+    """Dataset ``name`` of ``n`` rows from ``rows`` (an array or an iterable of chunks), one chunk
+    on the host at a time; preallocated from the first chunk's shape."""
+    if isinstance(rows, (np.ndarray, torch.Tensor)):
+        rows = [rows]
+    dset, start = None, 0
+    for chunk in rows:
+        chunk = np.asarray(chunk.detach().cpu() if torch.is_tensor(chunk) else chunk, dtype=dtype)
+        if dset is None:
+            dset = f.create_dataset(name, shape=(n, *chunk.shape[1:]), dtype=dtype)
+        if start + len(chunk) > n:
+            raise ValueError(f"{name}: more than the {n} rows expected")
+        dset[start : start + len(chunk)] = chunk
+        start += len(chunk)
+    if dset is None:
+        dset = f.create_dataset(name, shape=(n,), dtype=dtype)
+    if start != n:
+        raise ValueError(f"{name}: {start} rows written, {n} expected")
+
+
 def write_eval(path, *, params, seed, layer, run, logits, labels, metrics, features, attrs,
                logits_dtype="float32"):
-    """Write ``eval.h5`` atomically. ``features`` maps train/test -> (array, index, labels)."""
+    """Write ``eval.h5`` atomically. ``logits`` is an (n_test, C) array or an iterable of its row
+    chunks (tensors may be on the GPU); ``features`` maps train/test -> (array or chunks, index,
+    labels) in the same way. Nothing is held beyond one chunk."""
+    labels = np.asarray(labels, dtype=np.int64)
     with atomic_h5(path, STAGE, params, seed) as f:
-        f.create_dataset("logits", data=np.asarray(logits, dtype=logits_dtype))
-        f.create_dataset("labels", data=np.asarray(labels, dtype=np.int64))
+        _write_rows(f, "logits", logits, len(labels), np.dtype(logits_dtype))
+        f.create_dataset("labels", data=labels)
         for name in METRICS:
             f.create_dataset(f"metrics/{name}", data=np.asarray(metrics[name], dtype=np.float64))
         for split, (feats, index, labs) in features.items():
-            f.create_dataset(f"features/{split}", data=np.asarray(feats, dtype=np.float32))
-            f.create_dataset(f"features/{split}_index", data=np.asarray(index, dtype=np.int64))
+            index = np.asarray(index, dtype=np.int64)
+            _write_rows(f, f"features/{split}", feats, len(index), np.dtype(np.float32))
+            f.create_dataset(f"features/{split}_index", data=index)
             f.create_dataset(f"features/{split}_labels", data=np.asarray(labs, dtype=np.int64))
         f.attrs["layer"] = int(layer)
         f.attrs["run"] = str(run)

@@ -14,7 +14,6 @@ from torch import nn
 
 from layerwise import distributed, torchfile
 from layerwise.errors import InputError
-from layerwise.h5io import atomic_path
 from layerwise.models.simcnn import (
     block_widths,
     count_params,
@@ -25,7 +24,7 @@ from layerwise.models.simcnn import (
     spec_from_config,
 )
 from layerwise.training import checkpoint, precision, pruning
-from layerwise.training.evaluation import pooled, predict, subsample, topk, write_eval
+from layerwise.training.evaluation import accuracy, outputs, pooled, subsample, write_eval
 from layerwise.training.inputs import LayerInputs
 from layerwise.training.memory import step_peak_mb
 from layerwise.training.sampler import make_sampler, real_items
@@ -91,23 +90,23 @@ def train_layer(cfg, data_path, batches_path, prev_weights, out_weights, out_eva
     width = block_widths(spec)[layer - 1]
     net = Trainable(make_block(spec, layer - 1, pruned=False), make_head(spec, layer - 1, width))
     net.to(device)
-    precision.apply(frozen, device, precision.apply(net, device, cfg.get("precision", "auto")))
+    mode = precision.apply(net, device, cfg.get("precision", "auto"))
+    precision.apply(frozen, device, mode, cast_output=False)  # bf16 activations stay bf16
     inputs = LayerInputs(frozen, data, device, cfg["cache_frozen"])
 
     def evaluate():
         net.eval()
-        logits = predict(net, inputs.chunks("test"), device)
-        return topk(logits, data.test_labels, 1), topk(logits, data.test_labels, 5)
+        return accuracy(net, inputs.chunks("test"), data.test_labels, device)
 
     data.attach(sampler, rank, world)
-    first = real_items(sampler.batches[0])
+    first = distributed.rank_share(sampler.batches[0], rank, world, key="batches.batch_size")
     if inputs.cached is not None:  # the step sees cached inputs: the frozen stack is not run
         mem_mb, mem_kind = step_peak_mb(net, [net], net, inputs.train_batch(first, 0, 0),
-                                        data.train_labels[first].to(device), device)
+                                        data.train_labels[first].to(device), device, name=cfg["preset"])
     else:
         mem_mb, mem_kind = step_peak_mb(lambda x: net(frozen(x)), [frozen, net], net,
                                         next(data.chunks("train", first, len(first))).to(device),
-                                        data.train_labels[first].to(device), device)
+                                        data.train_labels[first].to(device), device, name=cfg["preset"])
     schedule = Schedule.from_config(cfg["schedule"])
     scratch = checkpoint.Scratch.of(out_weights, cfg, {
         "data": data_path, "batches": batches_path,
@@ -118,14 +117,14 @@ def train_layer(cfg, data_path, batches_path, prev_weights, out_weights, out_eva
                                   layer_seed(cfg["seed"], layer), f"layer {layer}", on_step, where)
     if spec.prune_to:
         metrics, seconds = _compress(cfg, spec, net, inputs, sampler, data, device, scratch,
-                                     metrics, seconds, on_step, where)
+                                     metrics, seconds, on_step, where, mode)
     if distributed.is_main(rank):
         net.eval()
         attrs = {"train_seconds": seconds, "peak_mem_mb": mem_mb, "peak_mem_kind": mem_kind,
                  "num_params": count_params(frozen) + count_params(net), "preset": cfg["preset"],
                  "layers": spec.layers}
         _write_outputs(cfg, spec, net, inputs, data, device, metrics, attrs, out_weights,
-                       out_eval)
+                       out_eval, mode)
         scratch.clear()
     distributed.barrier()
     return frozen, net, metrics
@@ -137,13 +136,14 @@ def schedule_key(cfg):
 
 
 def _compress(cfg, spec, net, inputs, sampler, data, device, scratch, metrics, seconds, on_step,
-              where):
+              where, mode):
     """Taylor-prune the new block to ``prune_to`` maps, then fine-tune its head alone."""
     rows = [real_items(r) for r in sampler.batches[: cfg["model"]["prune_batches"]]]
     batches = [(next(inputs.chunks("train", r, len(r))).to(device),
                 data.train_labels[torch.as_tensor(r)].to(device)) for r in rows]
-    keep = pruning.select_filters(net.block, net.head, batches, spec.prune_to,
-                                  cfg["model"]["prune_steps"])
+    with precision.autocast(mode, device):
+        keep = pruning.select_filters(net.block, net.head, batches, spec.prune_to,
+                                      cfg["model"]["prune_steps"])
     pruning.prune_block(net.block, keep)
     pruning.prune_head_input(net.head, keep)
     for p in net.block.parameters():
@@ -161,39 +161,41 @@ def _compress(cfg, spec, net, inputs, sampler, data, device, scratch, metrics, s
             return self.head(x)
 
     head_only = HeadOnly()
+    precision.apply(head_only, device, mode)  # its forward calls the block and head directly
     step = Step(head_only, inputs.train_batch, data.train_labels, None)
     schedule = Schedule.from_config(cfg["schedule"], epochs=cfg["model"]["finetune_epochs"])
     more, extra = run_epochs(step, sampler, schedule, device, scratch, "finetune", None,
                              layer_seed(cfg["seed"], cfg["layer"]) + 500,
                              f"layer {cfg['layer']} fine-tune", on_step, where)
     net.eval()
-    logits = predict(net, inputs.chunks("test"), device)
-    more["test_top1"][-1] = topk(logits, data.test_labels, 1)
-    more["test_top5"][-1] = topk(logits, data.test_labels, 5)
+    more["test_top1"][-1], more["test_top5"][-1] = accuracy(net, inputs.chunks("test"), data.test_labels,
+                                                            device)
     return {k: list(metrics[k]) + list(more[k]) for k in metrics}, seconds + extra
 
 
-def _features(cfg, net, inputs, split, labels, seed_offset, device):
-    """x_j pooled to p x p on a seeded subsample of a split (for probes and SVM heads)."""
+def features(cfg, block, chunks, labels, seed_offset, device, mode):
+    """(stream of x_j pooled to p x p, index, labels) on a seeded subsample of a split (for probes
+    and SVM heads): each chunk is written to eval.h5 and dropped, on the device until then."""
     ev = cfg["eval"]
     idx = subsample(len(labels), ev["feature_subsample"], cfg["seed"] + seed_offset)
-    feats = predict(lambda x: pooled(net.block(x), ev["pooled_size"]), inputs.chunks(split, idx),
-                    device)
-    return feats.numpy(), idx, labels[idx].numpy()
+
+    def fn(x):
+        with precision.autocast(mode, device):
+            return pooled(block(x), ev["pooled_size"])
+
+    return outputs(fn, chunks(idx), device), idx, labels[idx].numpy()
 
 
-def _write_outputs(cfg, spec, net, inputs, data, device, metrics, attrs, out_weights, out_eval):
-    logits = predict(net, inputs.chunks("test"), device)
-    features = {
-        "train": _features(cfg, net, inputs, "train", data.train_labels, 1, device),
-        "test": _features(cfg, net, inputs, "test", data.test_labels, 2, device),
-    }
+def _write_outputs(cfg, spec, net, inputs, data, device, metrics, attrs, out_weights, out_eval, mode):
+    feats = {split: features(cfg, net.block, lambda idx, s=split: inputs.chunks(s, idx), labels, offset,
+                             device, mode)
+             for offset, (split, labels) in enumerate((("train", data.train_labels),
+                                                       ("test", data.test_labels)), start=1)}
     write_eval(out_eval, params=cfg, seed=cfg["seed"], layer=cfg["layer"], run=cfg["run"],
-               logits=logits.numpy(), labels=data.test_labels.numpy(), metrics=metrics,
-               features=features, attrs=attrs, logits_dtype=cfg["eval"]["logits_dtype"])
+               logits=outputs(net, inputs.chunks("test"), device), labels=data.test_labels.numpy(),
+               metrics=metrics, features=feats, attrs=attrs, logits_dtype=cfg["eval"]["logits_dtype"])
     state = {"spec": spec.to_dict(), "layer": int(cfg["layer"]), "run": cfg["run"],
              "block": {k: v.cpu() for k, v in net.block.state_dict().items()},
              "head": {k: v.cpu() for k, v in net.head.state_dict().items()}}
-    with atomic_path(out_weights) as tmp:
-        torch.save(state, tmp)
+    torchfile.save(state, out_weights)
     log.info("layer %d: test top1 %.4f", cfg["layer"], metrics["test_top1"][-1])

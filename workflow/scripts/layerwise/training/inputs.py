@@ -95,13 +95,26 @@ class LayerInputs:
         self.frozen, self.source, self.device = frozen, source, device
         self.cached = None
         if cache and source.cacheable:
-            self.cached = torch.cat(list(self._through_frozen(source.chunks("train"))))
+            self.cached = self._fill(self._through_frozen(source.chunks("train")), len(source.train_labels))
+
+    @staticmethod
+    def _fill(chunks, n):
+        """The chunks' rows in one preallocated CPU tensor (never the split twice: no list + cat)."""
+        out, start = None, 0
+        for y in chunks:
+            if out is None:
+                out = torch.empty((n, *y.shape[1:]), dtype=y.dtype)
+            out[start : start + len(y)].copy_(y)
+            start += len(y)
+        return out
 
     @torch.no_grad()
     def _through_frozen(self, chunks):
+        """The frozen stack on each chunk; results stay on the device (the caller reduces or
+        writes them there and drops them: no round trip through the host)."""
         self.frozen.eval()
         for x in chunks:
-            yield self.frozen(x.to(self.device)).cpu()
+            yield self.frozen(precision.to_device(x, self.device))
 
     def train_batch(self, idx, epoch, step):
         if self.cached is not None:
@@ -114,6 +127,6 @@ class LayerInputs:
     def chunks(self, name, idx=None, chunk=256):
         """Frozen inputs (no augmentation) of split ``name``, all rows or rows ``idx``, in chunks."""
         if name == "train" and self.cached is not None:
-            rows = self.cached if idx is None else self.cached[torch.as_tensor(idx)]
-            return (rows[s : s + chunk] for s in range(0, len(rows), chunk))
+            idx = torch.arange(len(self.cached)) if idx is None else torch.as_tensor(idx)
+            return (self.cached[idx[s : s + chunk]] for s in range(0, len(idx), chunk))
         return self._through_frozen(self.source.chunks(name, idx, chunk))

@@ -2,15 +2,21 @@
 
 ``auto`` means bf16 on CUDA and fp32 on CPU. bf16 runs every forward pass of
 a module under ``torch.autocast(dtype=bfloat16)`` (no loss scaling needed: bf16
-has fp32's exponent range) and returns float32 outputs, so losses, metrics and
-logits files keep their dtype. On CUDA, modules also use channels_last (the
-layout bf16 tensor-core convolutions want) and ``cudnn.benchmark`` picks the
+has fp32's exponent range). A trained module returns float32 outputs, so losses,
+metrics and logits files keep their dtype; the frozen stack
+(``cast_output=False``) hands its bf16 activations on as they are (half the bytes
+into the trained block and the cache). Code that calls a submodule directly (the
+features pass, the head-only fine-tune, pruning) enters :func:`autocast` itself.
+On CUDA, modules also use channels_last (the layout bf16 tensor-core convolutions
+want) and ``cudnn.benchmark`` picks the
 fastest kernels for the fixed batch shapes. Measured by benchmarks/gpu_step.py.
 
 The context is attached with forward hooks, so the training loop, evaluation
 and the memory probe need no change: whatever calls the module runs in the
 configured precision.
 """
+
+import contextlib
 
 import torch
 
@@ -28,8 +34,17 @@ def resolve(name, device):
     return name
 
 
-def apply(module, device, name="auto"):
-    """Set up ``module`` (already on ``device``) for precision ``name``; returns the resolved name."""
+def autocast(mode, device):
+    """The context of resolved precision ``mode`` on ``device`` (bf16 autocast, or nothing)."""
+    if mode == "bf16":
+        return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def apply(module, device, name="auto", cast_output=True):
+    """Set up ``module`` (already on ``device``) for precision ``name``; returns the resolved name.
+
+    ``cast_output=False`` keeps a bf16 output in bf16 (frozen activations)."""
     device = torch.device(device)
     mode = resolve(name, device)
     if device.type == "cuda":
@@ -46,7 +61,7 @@ def apply(module, device, name="auto"):
 
     def leave(_module, _args, output):
         contexts.pop().__exit__(None, None, None)
-        if torch.is_tensor(output) and output.is_floating_point():
+        if cast_output and torch.is_tensor(output) and output.is_floating_point():
             return output.float()
         return output
 

@@ -124,11 +124,17 @@ class RunPlan:
             run = donor
         return [f"results/{dataset}/train/{run}/layer{j}/weights.pt" for j in range(1, int(layer))]
 
+    def eval_settings(self, dataset):
+        """layerwise.eval with the profile's non-null eval keys over it (ImageNet: a subsample)."""
+        own = self.profile(dataset).get("eval") or {}
+        return {**self.lw["eval"], **{k: v for k, v in own.items() if v is not None}}
+
     def job_params(self, dataset, preset, sampler, seed, layer=None, threads=1):
         """Everything one training job needs, as one JSON string (threads: the rule's for the dataset)."""
         profile, model = self.profile(dataset), self.model(dataset, preset)
         schedule = {**profile["schedule"], **model["schedule"]}
         schedule["checkpoint_every"] = self.lw["checkpoint_every"]
+        schedule["checkpoint_minutes"] = self.lw["checkpoint_minutes"]
         cfg = {
             "run": f"{preset}.{sampler}-s{seed}",
             "dataset": dataset,
@@ -141,7 +147,7 @@ class RunPlan:
             "batch_order": self.lw["batch_order"],
             "augment": profile["augment"],
             "cache_frozen": self.lw["cache_frozen"],
-            "eval": self.lw["eval"],
+            "eval": self.eval_settings(dataset),
         }
         cfg["precision"] = self.lw["precision"]  # auto: bf16 on CUDA, fp32 on CPU
         data = self.config["datasets"][dataset]

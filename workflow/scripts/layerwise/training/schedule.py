@@ -7,7 +7,14 @@ same global-batch mean. Learning rate: ``lr`` decayed by ``lr_decay`` every
 ``lr_step`` epochs (paper 003: 0.1, x0.2 every 15 epochs on CIFAR-10), after
 an optional linear warm-up over the first ``warmup_epochs`` (per step). The
 rate is a function of (epoch, step) alone, so a resumed run needs no
-scheduler state.
+scheduler state. With ``reset_momentum_at_decay`` (default, as the authors'
+code, which builds a new SGD optimiser at every decay) the momentum buffers are
+zeroed before the first step of every epoch whose rate decays; the buffers are
+in the checkpoint, so a resumed run resets at the same steps.
+
+The step never waits for the host: labels are moved to the device once, the
+share's indices travel asynchronously (pinned on CUDA), and the loss sum and
+correct count are returned as device tensors that loop.fit adds up there.
 """
 
 from dataclasses import dataclass
@@ -19,6 +26,8 @@ from layerwise import distributed
 from layerwise.training.loop import Task, fit
 from layerwise.training.sampler import real_items
 
+CHECKPOINT_MINUTES = 10.0
+
 
 @dataclass
 class Schedule:
@@ -29,7 +38,9 @@ class Schedule:
     lr_decay: float = 0.2
     lr_step: int = 15
     warmup_epochs: float = 0.0
-    checkpoint_every: int = 200  # steps between scratch checkpoints (plus every epoch end)
+    checkpoint_every: int = 0  # steps between scratch checkpoints (plus every epoch end); 0: none
+    checkpoint_minutes: float = CHECKPOINT_MINUTES  # also after this long since the last one; 0: off
+    reset_momentum_at_decay: bool = True  # zero the SGD momentum buffers when the rate decays
 
     @classmethod
     def from_config(cls, cfg, epochs=None):
@@ -45,6 +56,25 @@ class Schedule:
         warm = self.warmup_epochs * steps_per_epoch
         done = epoch * steps_per_epoch + step + 1
         return lr * min(1.0, done / warm) if warm > 0 else lr
+
+    def decays_at(self, epoch):
+        """Whether 0-based ``epoch`` starts with a learning-rate decay."""
+        return epoch > 0 and epoch % self.lr_step == 0 and self.lr_decay != 1
+
+
+def reset_momentum(optimizer):
+    """Zero every SGD momentum buffer (a new optimiser's first step gives the same update)."""
+    for state in optimizer.state.values():
+        if state.get("momentum_buffer") is not None:
+            state["momentum_buffer"].zero_()
+
+
+def to_device_index(idx, device):
+    """Indices as a long tensor on ``device`` without a blocking copy (pinned + non_blocking on CUDA)."""
+    idx = torch.as_tensor(idx, dtype=torch.long)
+    if device.type != "cuda":
+        return idx
+    return idx.pin_memory().to(device, non_blocking=True)
 
 
 @dataclass
@@ -73,19 +103,22 @@ def run_epochs(step, sampler, schedule, device, scratch, name, params, seed, des
                           weight_decay=schedule.weight_decay)
     criterion = nn.CrossEntropyLoss(reduction="sum")
     steps_per_epoch = len(sampler.batches)
+    labels = step.labels.to(device)  # once, not per step
 
     def batches(epoch, start):
         sampler.set_epoch(epoch, start)
         return sampler
 
     def one_step(row, at):
+        if schedule.reset_momentum_at_decay and at.index == 0 and schedule.decays_at(at.epoch):
+            reset_momentum(opt)
         share = distributed.rank_share(row, rank, world, key="batches.batch_size")
-        y = step.labels[torch.as_tensor(share)].to(device)
+        y = labels[to_device_index(share, device)]
         logits = model(step.forward(share, at.epoch, at.index))
         loss = criterion(logits, y) * distributed.loss_scale(row, world)
-        with torch.no_grad():  # the share's summed loss; correct predictions
-            stats = {"train_loss": float(loss) * len(real_items(row)) / world,
-                     "train_top1": int((logits.argmax(1) == y).sum())}
+        with torch.no_grad():  # the share's summed loss; correct predictions (device tensors)
+            stats = {"train_loss": loss.detach() * (len(real_items(row)) / world),
+                     "train_top1": (logits.argmax(1) == y).sum()}
         return loss, stats, len(share)
 
     def evaluate(at, loss):
@@ -94,7 +127,8 @@ def run_epochs(step, sampler, schedule, device, scratch, name, params, seed, des
 
     task = Task(step.module, opt, batches, one_step, epochs=schedule.epochs, evaluate=evaluate,
                 lr_at=lambda e, i: schedule.lr_at(e, i, steps_per_epoch),
-                checkpoint_every=schedule.checkpoint_every, seed=seed, desc=f"run {where['run']} {desc}",
+                checkpoint_every=schedule.checkpoint_every, checkpoint_seconds=60 * schedule.checkpoint_minutes,
+                seed=seed, desc=f"run {where['run']} {desc}",
                 hint=f"Lower {where['key']}.lr, set its warmup_epochs, or add batchnorm to the preset",
                 on_step=on_step)
     result = fit(task, scratch, name, params, is_main=distributed.is_main(rank))
@@ -103,7 +137,4 @@ def run_epochs(step, sampler, schedule, device, scratch, name, params, seed, des
 
 def distributed_rank():
     """(rank, world size) of this process (1 process without torchrun)."""
-    dist = torch.distributed
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
+    return distributed.rank_world()
