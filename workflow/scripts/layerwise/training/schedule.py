@@ -72,7 +72,7 @@ def reset_momentum(optimizer):
 def to_device_index(idx, device):
     """Indices as a long tensor on ``device`` without a blocking copy (pinned + non_blocking on CUDA)."""
     idx = torch.as_tensor(idx, dtype=torch.long)
-    if device.type != "cuda":
+    if torch.device(device).type != "cuda":
         return idx
     return idx.pin_memory().to(device, non_blocking=True)
 
