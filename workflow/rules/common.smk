@@ -367,3 +367,46 @@ def parsimonious_runs(wildcards):
         method=config["parsimonious"]["methods"],
         seed=config["parsimonious"]["seeds"],
     )
+
+
+# ---- input and params functions of decoupled.smk ----
+
+
+def decoupled_presets():
+    """[(rule name, dataset, J, regex of its decoupled presets with J layers)]: one rule per
+    dataset and J (a preset name may have other layers in another dataset's profile)."""
+    rules = []
+    for dataset, profile in sorted(config["layerwise"]["profiles"].items()):
+        by_layers = {}
+        for name, model in profile["models"].items():
+            if model.get("train") == "decoupled":
+                by_layers.setdefault(LW_PLAN.layers(model), []).append(name)
+        for layers, names in sorted(by_layers.items()):
+            name = f"train_decoupled_{dataset.replace('-', '_')}_J{layers}"
+            rules.append((name, dataset, layers, "|".join(sorted(names))))
+    return rules
+
+
+def decoupled_groups(wildcards):
+    """GPUs a decoupled job leases: one per block group (async), one for sync."""
+    model = LW_PLAN.model(wildcards.dataset, wildcards.preset)
+    d = model.get("decoupled") or {}
+    return int(d.get("groups", 1)) if d.get("mode", "sync") == "async" else 1
+
+
+def decoupled_params(wildcards):
+    return LW_PLAN.job_params(
+        wildcards.dataset,
+        wildcards.preset,
+        wildcards.sampler,
+        wildcards.seed,
+        threads=training_threads(wildcards),
+    )
+
+
+def decoupled_table_inputs(wildcards):
+    return LW_PLAN.table_inputs(wildcards.dataset, "decoupled")
+
+
+def decoupled_table_rows(wildcards):
+    return as_json(LW_PLAN.table_rows(wildcards.dataset, "decoupled"))
