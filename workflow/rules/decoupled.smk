@@ -58,6 +58,7 @@ for _name, _dataset, _layers, _presets in decoupled_presets():
 
 rule decoupled_table:
     input:
+        data="results/{dataset}/data.h5",
         evals=decoupled_table_inputs,
     output:
         table=report(
@@ -84,7 +85,7 @@ rule decoupled_table:
         " ".join(
             [
                 script("decoupled_table.py"),
-                "--dataset {wildcards.dataset} --rows {params.rows:q}",
+                "--dataset {wildcards.dataset} --data {input.data:q} --rows {params.rows:q}",
                 "--output {output.table:q} --figure {output.figure:q} > {log:q} 2>&1",
             ]
         )
