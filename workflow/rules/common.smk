@@ -168,7 +168,8 @@ def all_targets(wildcards):
     if probe_files(config, lw, preset_layers):
         targets.append(f"results/{lw}/figures/probes.png")
     targets.append(f"results/{data}_parsimonious.csv")
-    if "decoupled" in LW_PLAN.profile(lw)["tables"]:  # issue 22: sequential vs decoupled greedy
+    # issue 22: sequential vs decoupled greedy, where the profile has the table
+    if "decoupled" in LW_PLAN.profile(lw)["tables"]:
         targets.append(f"results/{lw}_decoupled.csv")
     return targets
 
