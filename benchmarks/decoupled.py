@@ -106,14 +106,16 @@ def run_decoupled(args, data, out, mode, groups):
 
 
 def flops(spec, size, batch=1):
-    """Per image: (forward FLOPs of each block, forward of each aux head, backward of block+aux)."""
-    torch.manual_seed(0)
-    x = make_stem(spec)(torch.randn(batch, spec.in_channels, size, size))
-    y = torch.zeros(batch, dtype=torch.long)
+    """Per image: (forward FLOPs of each block, forward of each aux head, backward of block+aux).
+
+    On the meta device: the counter reads shapes only, so ImageNet sizes cost nothing."""
+    meta = torch.device("meta")
+    x = make_stem(spec)(torch.empty(batch, spec.in_channels, size, size, device=meta))
+    y = torch.zeros(batch, dtype=torch.long, device=meta)
     fb, fa, bw = [], [], []
     for j in range(spec.layers):
-        block = make_block(spec, j, pruned=False).eval()
-        head = make_head(spec, j, block_widths(spec)[j]).eval()
+        block = make_block(spec, j, pruned=False).to(meta).eval()
+        head = make_head(spec, j, block_widths(spec)[j]).to(meta).eval()
         with FlopCounterMode(display=False) as c:
             z = block(x)
         fb.append(c.get_total_flops() / batch)

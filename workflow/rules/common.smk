@@ -397,6 +397,11 @@ def decoupled_groups(wildcards):
     return int(d.get("groups", 1)) if d.get("mode", "sync") == "async" else 1
 
 
+def decoupled_threads(wildcards):
+    """Async groups on the CPU run side by side: at least one core per group."""
+    return max(training_threads(wildcards), decoupled_groups(wildcards))
+
+
 def decoupled_params(wildcards):
     return LW_PLAN.job_params(
         wildcards.dataset,

@@ -34,7 +34,7 @@ for _name, _dataset, _layers, _presets in decoupled_presets():
             preset=_presets,
         conda:
             CONDA_ENV
-        threads: training_threads
+        threads: decoupled_threads
         resources:
             gpu=decoupled_groups,
             mem_mb=training_mem_mb,
