@@ -412,9 +412,17 @@ def decoupled_params(wildcards):
     )
 
 
+def decoupled_rows(dataset):
+    """Rows of results/{dataset}_decoupled.csv: its presets on the first of layerwise.samplers
+    (one sequence kind answers sequential vs decoupled; the demo pays for one)."""
+    first = config["layerwise"]["samplers"][0]
+    return [r for r in LW_PLAN.table_rows(dataset, "decoupled") if r["sampler"] == first]
+
+
 def decoupled_table_inputs(wildcards):
-    return LW_PLAN.table_inputs(wildcards.dataset, "decoupled")
+    rows = decoupled_rows(wildcards.dataset)
+    return sorted({p for row in rows for paths in row["runs"].values() for p in paths})
 
 
 def decoupled_table_rows(wildcards):
-    return as_json(LW_PLAN.table_rows(wildcards.dataset, "decoupled"))
+    return as_json(decoupled_rows(wildcards.dataset))
