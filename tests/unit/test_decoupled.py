@@ -165,3 +165,30 @@ def test_settings_are_checked():
     with pytest.raises(InputError, match="exceeds"):
         decoupled.split_layers(3, 4)
     assert decoupled.split_layers(5, 2) == [[1, 2, 3], [4, 5]]
+
+
+def test_table_rows_time_memory_and_scores(tmp_path):
+    from layerwise.training.decoupled_table import decoupled_rows, train_size
+    from layerwise.training.evaluation import topk
+
+    data, batches = tiny_dataset(tmp_path)
+    dw, de = outs(tmp_path, "dec", 2)
+    train_decoupled(dcfg(layers=2), data, batches, dw, de, device="cpu")
+    sw, se = outs(tmp_path, "seq", 2)
+    for j in (1, 2):
+        ref = {**config(layer=j), "precision": "fp32"}
+        ref["model"]["layers"] = 2
+        train_layer(ref, data, batches, sw[: j - 1], sw[j - 1], se[j - 1])
+    model = {"arch": "simcnn", "k": 2}
+    rows = [{"preset": "seq", "sampler": "x", "model": {**model, "train": "layerwise"}, "runs": {"a": se}},
+            {"preset": "dec", "sampler": "x", "model": {**model, "train": "decoupled"}, "runs": {"b": de}}]
+    frame, curves = decoupled_rows(rows, train_size(data))
+    assert list(frame["method"]) == ["sequential greedy", "decoupled sync"]
+    with h5py.File(se[0]) as a, h5py.File(se[1]) as b, h5py.File(de[1]) as d:
+        seq_wall = a.attrs["train_seconds"] + b.attrs["train_seconds"]
+        dec_wall = d.attrs["run_train_seconds"]
+        last = topk(d["logits"][()], d["labels"][()], 1) * 100
+    assert frame["wall_seconds"].tolist() == pytest.approx([seq_wall, dec_wall])
+    assert frame["images_per_s"].tolist() == pytest.approx([2 * 96 / seq_wall, 2 * 96 / dec_wall])
+    assert frame["top1"].iloc[1] == pytest.approx(last)
+    assert len(curves[0][1]) == 4 and len(curves[1][1]) == 2  # 2 layers x 2 epochs; 2 epochs at once
