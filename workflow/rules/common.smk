@@ -376,8 +376,8 @@ def parsimonious_runs(wildcards):
 
 
 def decoupled_presets():
-    """[(rule name, dataset, J, regex of its decoupled presets with J layers)]: one rule per
-    dataset and J (a preset name may have other layers in another dataset's profile)."""
+    """(name, dataset, J, regex of the dataset's decoupled presets with J layers) per dataset and J,
+    one train_decoupled job kind each (a preset name may have other layers in another profile)."""
     rules = []
     for dataset, profile in sorted(config["layerwise"]["profiles"].items()):
         by_layers = {}
