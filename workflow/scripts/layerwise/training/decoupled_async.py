@@ -47,7 +47,7 @@ def group_devices(groups):
     return ["cpu"] * groups
 
 
-def _worker(g, cfg, data_path, batches_path, spec_dict, plan, folder, job, inq, outq, ctrl, threads,
+def _worker(g, cfg, data_path, batches_path, spec_dict, plan, folder, job, inq, outq, ctrl, release, threads,
             device, steps_per_epoch, on_step):
     group = None
     try:
@@ -75,6 +75,9 @@ def _worker(g, cfg, data_path, batches_path, spec_dict, plan, folder, job, inq, 
         if outq is not None:
             outq.put(None)
         ctrl.put(("done", g, None, ""))
+        # stay alive until every group is done: the tensors this process queued are shared
+        # through its file descriptors, which vanish with it before the consumer reads them
+        release.wait()
     except BaseException as err:  # noqa: BLE001 - reported to the parent, which raises one error
         layer = group.layer if group is not None else plan[g][0]
         ctrl.put(("error", g, layer, f"{type(err).__name__}: {err}"))
@@ -91,7 +94,7 @@ def run_async(cfg, data_path, batches_path, spec_dict, plan, buffer, scratch, st
     devices = group_devices(groups)
     threads = max(1, (threads or torch.get_num_threads()) // groups)
     links = [ctx.Queue(maxsize=buffer) for _ in range(groups - 1)]
-    ctrl = ctx.Queue()
+    ctrl, release = ctx.Queue(), ctx.Event()
     commits = Commits(scratch, groups, cfg)
     scratch.folder.mkdir(parents=True, exist_ok=True)
     procs = []
@@ -101,7 +104,7 @@ def run_async(cfg, data_path, batches_path, spec_dict, plan, buffer, scratch, st
         procs.append(ctx.Process(
             target=_worker, daemon=True, name=f"decoupled-group{g + 1}",
             args=(g, cfg, data_path, batches_path, spec_dict, plan, scratch.folder, scratch.job, inq, outq,
-                  ctrl, threads, devices[g], steps, on_step)))
+                  ctrl, release, threads, devices[g], steps, on_step)))
     saved, done = {}, set()
     try:
         for p in procs:
@@ -125,7 +128,9 @@ def run_async(cfg, data_path, batches_path, spec_dict, plan, buffer, scratch, st
             else:
                 raise GroupFailed(_where(cfg, g, plan, arg, text))
     finally:
+        release.set()
         for p in procs:
+            p.join(timeout=POLL_S if len(done) == groups else 0)
             if p.is_alive():
                 p.terminate()
         for p in procs:
