@@ -31,10 +31,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from layerwise import distributed, torchfile
+from layerwise import distributed
 from layerwise.errors import InputError
 from layerwise.h5io import atomic_path
-from layerwise.models.simcnn import ModelSpec, block_widths, count_params, make_block, make_head, make_stem
+from layerwise.models.simcnn import block_widths, count_params, make_block, make_head, make_stem
 from layerwise.training import checkpoint, precision
 from layerwise.training.greedy import Trainable, _write_outputs, build_spec, layer_seed, schedule_key
 from layerwise.training.inputs import LayerInputs
@@ -414,11 +414,3 @@ def write_outputs(cfg, data, spec, stem, sampler, scratch, plan, device, out_wei
     scratch.clear()
     return histories
 
-
-def spec_of(spec_dict):
-    return ModelSpec(**spec_dict)
-
-
-def load_layer(path):
-    """A written layer's state (for tests and tools): spec dict, layer, block and head."""
-    return torchfile.load(path)
