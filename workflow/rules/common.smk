@@ -377,7 +377,8 @@ def parsimonious_runs(wildcards):
 
 def decoupled_presets():
     """(name, dataset, J, regex of the dataset's decoupled presets with J layers) per dataset and J,
-    one train_decoupled job kind each (a preset name may have other layers in another profile)."""
+    one train_decoupled job kind each (a preset name may have other layers in another profile).
+    """
     rules = []
     for dataset, profile in sorted(config["layerwise"]["profiles"].items()):
         by_layers = {}
@@ -416,7 +417,9 @@ def decoupled_rows(dataset):
     """Rows of results/{dataset}_decoupled.csv: its presets on the first of layerwise.samplers
     (one sequence kind answers sequential vs decoupled; the demo pays for one)."""
     first = config["layerwise"]["samplers"][0]
-    return [r for r in LW_PLAN.table_rows(dataset, "decoupled") if r["sampler"] == first]
+    return [
+        r for r in LW_PLAN.table_rows(dataset, "decoupled") if r["sampler"] == first
+    ]
 
 
 def decoupled_table_inputs(wildcards):
