@@ -210,6 +210,9 @@ def all_targets(wildcards):
     if probe_files(config, lw, preset_layers):
         targets.append(f"results/{lw}/figures/probes.png")
     targets.append(f"results/{data}_parsimonious.csv")
+    # issue 22: sequential vs decoupled greedy, where the profile has the table
+    if "decoupled" in LW_PLAN.profile(lw)["tables"]:
+        targets.append(f"results/{lw}_decoupled.csv")
     targets.append("results/plan_vs_measured.csv")
     return targets
 
@@ -444,3 +447,62 @@ def plan_inputs(wildcards):
 
 def plan_config(wildcards):
     return as_json(config)
+
+
+# ---- input and params functions of decoupled.smk ----
+
+
+def decoupled_presets():
+    """(name, dataset, J, regex of the dataset's decoupled presets with J layers) per dataset and J,
+    one train_decoupled job kind each (a preset name may have other layers in another profile).
+    """
+    rules = []
+    for dataset, profile in sorted(config["layerwise"]["profiles"].items()):
+        by_layers = {}
+        for name, model in profile["models"].items():
+            if model.get("train") == "decoupled":
+                by_layers.setdefault(LW_PLAN.layers(model), []).append(name)
+        for layers, names in sorted(by_layers.items()):
+            name = f"train_decoupled_{dataset.replace('-', '_')}_J{layers}"
+            rules.append((name, dataset, layers, "|".join(sorted(names))))
+    return rules
+
+
+def decoupled_groups(wildcards):
+    """GPUs a decoupled job leases: one per block group (async), one for sync."""
+    model = LW_PLAN.model(wildcards.dataset, wildcards.preset)
+    d = model.get("decoupled") or {}
+    return int(d.get("groups", 1)) if d.get("mode", "sync") == "async" else 1
+
+
+def decoupled_threads(wildcards):
+    """Async groups on the CPU run side by side: at least one core per group."""
+    return max(training_threads(wildcards), decoupled_groups(wildcards))
+
+
+def decoupled_params(wildcards):
+    return LW_PLAN.job_params(
+        wildcards.dataset,
+        wildcards.preset,
+        wildcards.sampler,
+        wildcards.seed,
+        threads=training_threads(wildcards),
+    )
+
+
+def decoupled_rows(dataset):
+    """Rows of results/{dataset}_decoupled.csv: its presets on the first of layerwise.samplers
+    (one sequence kind answers sequential vs decoupled; the demo pays for one)."""
+    first = config["layerwise"]["samplers"][0]
+    return [
+        r for r in LW_PLAN.table_rows(dataset, "decoupled") if r["sampler"] == first
+    ]
+
+
+def decoupled_table_inputs(wildcards):
+    rows = decoupled_rows(wildcards.dataset)
+    return sorted({p for row in rows for paths in row["runs"].values() for p in paths})
+
+
+def decoupled_table_rows(wildcards):
+    return as_json(decoupled_rows(wildcards.dataset))
