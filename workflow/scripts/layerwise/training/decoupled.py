@@ -41,7 +41,7 @@ from layerwise.training.inputs import LayerInputs
 from layerwise.training.loop import TrainingDiverged
 from layerwise.training.memory import step_peak_mb
 from layerwise.training.sampler import make_sampler, real_items
-from layerwise.training.schedule import Schedule
+from layerwise.training.schedule import Schedule, reset_momentum
 from layerwise.training.sources import open_source
 
 log = logging.getLogger(__name__)
@@ -194,8 +194,11 @@ class Group:
         lr = self.schedule.lr_at(epoch, index, self.steps_per_epoch)
         x, y, n = msg.x.to(self.device), msg.y.to(self.device), len(msg.y)
         step = self.at[2]
+        decay = self.schedule.reset_momentum_at_decay and index == 0 and self.schedule.decays_at(epoch)
         for stage in self.stages:
             self.layer = stage.layer
+            if decay:  # as train_layer: a new SGD at every decay (the authors' code)
+                reset_momentum(stage.opt)
             for group in stage.opt.param_groups:
                 group["lr"] = lr
             z = stage.net.block(x)

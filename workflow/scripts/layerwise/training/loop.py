@@ -217,7 +217,7 @@ def fit(task, scratch=None, name="train", params=None, is_main=True):
             watch.update(loss, params_, at, lr)
             task.optimizer.step()
             for k, v in stats.items():  # device tensors stay there: no read per step
-                s.sums[k] = s.sums.get(k, 0.0) + (v.detach() if torch.is_tensor(v) else v)
+                s.sums[k] = s.sums.get(k, 0.0) + (v.detach().double() if torch.is_tensor(v) else v)
             s.count += count
             s.last_loss = loss.detach()
             s.at = At(at.epoch, at.index + 1, at.step + 1)

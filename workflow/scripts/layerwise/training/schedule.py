@@ -117,7 +117,7 @@ def run_epochs(step, sampler, schedule, device, scratch, name, params, seed, des
         logits = model(step.forward(share, at.epoch, at.index))
         loss = criterion(logits, y) * distributed.loss_scale(row, world)
         with torch.no_grad():  # the share's summed loss; correct predictions (device tensors)
-            stats = {"train_loss": loss.detach() * (len(real_items(row)) / world),
+            stats = {"train_loss": loss.detach().double() * (len(real_items(row)) / world),
                      "train_top1": (logits.argmax(1) == y).sum()}
         return loss, stats, len(share)
 
