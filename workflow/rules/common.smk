@@ -151,6 +151,12 @@ def all_targets(wildcards):
     data, lw = config["dataset"], layerwise_dataset()
     ae = config["autoencoder"].get("dataset") or data
     pars = config["parsimonious"].get("dataset") or data
+    for key, name in (("layerwise", lw), ("autoencoder", ae), ("parsimonious", pars)):
+        if name not in config["datasets"]:
+            raise WorkflowError(
+                f"config {key}.dataset={name!r} is not a key of `datasets` "
+                f"({', '.join(sorted(config['datasets']))}); name one, or null for `dataset`"
+            )
     targets = [f"results/{data}/data.h5"]
     if dataset_config(data)["kind"] != "imagenet":
         targets.append(f"results/{data}/figures/samples.png")
