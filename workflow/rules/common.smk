@@ -188,8 +188,17 @@ def batch_samplers():
 
 def all_targets(wildcards):
     """What `make demo` builds (`all`), the configured dataset through every stage, the
-    layer-wise Table 3 and probes on layerwise.dataset."""
+    layer-wise Table 3 and probes on layerwise.dataset, the autoencoder and parsimonious
+    tables on autoencoder.dataset and parsimonious.dataset (null = `dataset`)."""
     data, lw = config["dataset"], layerwise_dataset()
+    ae = config["autoencoder"].get("dataset") or data
+    pars = config["parsimonious"].get("dataset") or data
+    for key, name in (("layerwise", lw), ("autoencoder", ae), ("parsimonious", pars)):
+        if name not in config["datasets"]:
+            raise WorkflowError(
+                f"config {key}.dataset={name!r} is not a key of `datasets` "
+                f"({', '.join(sorted(config['datasets']))}); name one, or null for `dataset`"
+            )
     targets = [f"results/{data}/data.h5"]
     if dataset_config(data)["kind"] != "imagenet":
         targets.append(f"results/{data}/figures/samples.png")
@@ -205,11 +214,11 @@ def all_targets(wildcards):
         f"results/{lw}_table3.csv",
         f"results/{lw}/figures/layerwise_table3_accuracy.png",
     ]
-    targets += AE_PLAN.demo_targets(data)
+    targets += AE_PLAN.demo_targets(ae)
     targets.append(f"results/{data}_clustering.csv")
     if probe_files(config, lw, preset_layers):
         targets.append(f"results/{lw}/figures/probes.png")
-    targets.append(f"results/{data}_parsimonious.csv")
+    targets.append(f"results/{pars}_parsimonious.csv")
     # issue 22: sequential vs decoupled greedy, where the profile has the table
     if "decoupled" in LW_PLAN.profile(lw)["tables"]:
         targets.append(f"results/{lw}_decoupled.csv")
@@ -425,7 +434,8 @@ def probe_figure_groups(wildcards):
 
 
 def parsimonious_params(wildcards):
-    return as_json(config["parsimonious"])
+    # `dataset` picks the demo's target only: changing it must not rerun other datasets' jobs
+    return as_json({k: v for k, v in config["parsimonious"].items() if k != "dataset"})
 
 
 def parsimonious_runs(wildcards):
