@@ -60,7 +60,7 @@ run "per-class queues: a class split in two (a missed union)" $SUB/queues.py \
   "                        parent[b] = a" "                        parent[b] = b" $PART
 # issue 21: the wiring between the formulas and the reported numbers
 run "certificate top-m sums take m + 1 items" $SUB/certificate.py \
-  "np.sort(col)[len(col) - m :]" "np.sort(col)[len(col) - m - 1 :]" tests/unit/test_certificate.py -k known_value
+  "srt[len(col) - ms[i] :]" "srt[len(col) - ms[i] - 1 :]" tests/unit/test_certificate.py -k known_value
 run "table ensemble from the layers in reverse order" workflow/scripts/layerwise/training/tables.py \
   'z = ensemble([e["logits"] for e in evals], kind)' 'z = ensemble([e["logits"] for e in evals[::-1]], kind)' \
   tests/unit/test_layerwise_tables.py

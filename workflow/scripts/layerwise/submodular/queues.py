@@ -159,7 +159,7 @@ def groups(indptr, indices, data, ncols, min_size):
                 b = _find(parent, owner[c])
                 if a != b:
                     if a < b:
-                        parent[b] = b
+                        parent[b] = a
                     else:
                         parent[a] = b
     comp = np.full(n, -1, np.int64)
