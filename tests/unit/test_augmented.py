@@ -179,6 +179,8 @@ def test_a_saved_augmented_encoder_rebuilds_and_extracts_the_same_features(tmp_p
         arch="vgg11", image_size=(32, 32), num_classes=3, width=1 / 16, switches="fixed"
     ).eval()
     save_model(tmp_path / "model.pt", "augmented", net, CFG, {})
+    save_model(tmp_path / "same.pt", "augmented", net, CFG, {})  # torch.save to a file records its name
+    assert (tmp_path / "model.pt").read_bytes() == (tmp_path / "same.pt").read_bytes()
     again = build_model(load_model_file(tmp_path / "model.pt"))
     images = tiny_data(6)[0]
     feats = extract(again, images, batch_size=4)

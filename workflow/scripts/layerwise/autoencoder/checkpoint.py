@@ -7,8 +7,9 @@ from pathlib import Path
 
 import torch
 
+from layerwise import torchfile
 from layerwise.errors import InputError
-from layerwise.h5io import atomic_path, package_version
+from layerwise.h5io import package_version
 
 MODEL_FORMAT = 1
 
@@ -25,8 +26,7 @@ def save_model(path, kind, model, params, history, extra=None):
         "version": package_version(),
     }
     payload.update(extra or {})
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    torchfile.save(payload, path)  # in memory first: no temporary name inside the archive
 
 
 def load_model_file(path):
