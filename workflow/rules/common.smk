@@ -462,22 +462,6 @@ def plan_config(wildcards):
 # ---- input and params functions of decoupled.smk ----
 
 
-def decoupled_presets():
-    """(name, dataset, J, regex of the dataset's decoupled presets with J layers) per dataset and J,
-    one train_decoupled job kind each (a preset name may have other layers in another profile).
-    """
-    rules = []
-    for dataset, profile in sorted(config["layerwise"]["profiles"].items()):
-        by_layers = {}
-        for name, model in profile["models"].items():
-            if model.get("train") == "decoupled":
-                by_layers.setdefault(LW_PLAN.layers(model), []).append(name)
-        for layers, names in sorted(by_layers.items()):
-            name = f"train_decoupled_{dataset.replace('-', '_')}_J{layers}"
-            rules.append((name, dataset, layers, "|".join(sorted(names))))
-    return rules
-
-
 def decoupled_groups(wildcards):
     """GPUs a decoupled job leases: one per block group (async), one for sync."""
     model = LW_PLAN.model(wildcards.dataset, wildcards.preset)
@@ -500,19 +484,10 @@ def decoupled_params(wildcards):
     )
 
 
-def decoupled_rows(dataset):
-    """Rows of results/{dataset}_decoupled.csv: its presets on the first of layerwise.samplers
-    (one sequence kind answers sequential vs decoupled; the demo pays for one)."""
-    first = config["layerwise"]["samplers"][0]
-    return [
-        r for r in LW_PLAN.table_rows(dataset, "decoupled") if r["sampler"] == first
-    ]
-
-
 def decoupled_table_inputs(wildcards):
-    rows = decoupled_rows(wildcards.dataset)
+    rows = LW_PLAN.decoupled_rows(wildcards.dataset)
     return sorted({p for row in rows for paths in row["runs"].values() for p in paths})
 
 
 def decoupled_table_rows(wildcards):
-    return as_json(decoupled_rows(wildcards.dataset))
+    return as_json(LW_PLAN.decoupled_rows(wildcards.dataset))

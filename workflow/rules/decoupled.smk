@@ -6,7 +6,7 @@
 # over train_layer on those presets. results/{dataset}_decoupled.csv compares them with sequential greedy.
 
 
-for _name, _dataset, _layers, _presets in decoupled_presets():
+for _name, _dataset, _layers, _presets in LW_PLAN.decoupled_rule_kinds():
 
     rule:
         name:

@@ -194,3 +194,23 @@ class RunPlan:
     def table_inputs(self, dataset, table):
         rows = self.table_rows(dataset, table)
         return sorted({p for row in rows for paths in row["runs"].values() for p in paths})
+
+    def decoupled_rule_kinds(self):
+        """(rule name, dataset, J, regex of the dataset's decoupled presets with J layers): one
+        train_decoupled rule per dataset and J (its output list is fixed; workflow/rules/decoupled.smk)."""
+        kinds = []
+        for dataset, profile in sorted(self.lw["profiles"].items()):
+            by_layers = {}
+            for name, model in profile["models"].items():
+                if model.get("train") == "decoupled":
+                    by_layers.setdefault(self.layers(model), []).append(name)
+            for layers, names in sorted(by_layers.items()):
+                name = f"train_decoupled_{dataset.replace('-', '_')}_J{layers}"
+                kinds.append((name, dataset, layers, "|".join(sorted(names))))
+        return kinds
+
+    def decoupled_rows(self, dataset):
+        """Rows of results/{dataset}_decoupled.csv: its presets on the first of layerwise.samplers
+        (one sequence kind answers sequential vs decoupled; the demo pays for one)."""
+        first = self.lw["samplers"][0]
+        return [r for r in self.table_rows(dataset, "decoupled") if r["sampler"] == first]
