@@ -62,16 +62,22 @@ def normalise(images, data):
     return (x - data.mean.view(1, -1, 1, 1)) / data.std.view(1, -1, 1, 1)
 
 
-def augment(images, generator):
-    """Random crop after zero padding and horizontal flip, drawn from ``generator``."""
-    b, _, h, w = images.shape
-    padded = torch.nn.functional.pad(images, (CROP_PAD,) * 4)
+def crop_indices(b, h, w, generator):
+    """Rows and columns (b, h), (b, w) of padded images that a random crop + flip gathers;
+    the offsets and flips drawn from ``generator`` on the host, in this order."""
     dy = torch.randint(0, 2 * CROP_PAD + 1, (b,), generator=generator)
     dx = torch.randint(0, 2 * CROP_PAD + 1, (b,), generator=generator)
     flip = torch.rand(b, generator=generator) < 0.5
     rows = dy.view(b, 1) + torch.arange(h).view(1, h)
     cols = dx.view(b, 1) + torch.arange(w).view(1, w)
-    cols = torch.where(flip.view(b, 1), cols.flip(1), cols)
+    return rows, torch.where(flip.view(b, 1), cols.flip(1), cols)
+
+
+def augment(images, generator):
+    """Random crop after zero padding and horizontal flip, drawn from ``generator``."""
+    b, _, h, w = images.shape
+    padded = torch.nn.functional.pad(images, (CROP_PAD,) * 4)
+    rows, cols = crop_indices(b, h, w, generator)
     bidx = torch.arange(b).view(b, 1, 1)
     out = padded.permute(0, 2, 3, 1)[bidx, rows.view(b, h, 1), cols.view(b, 1, w)]
     return out.permute(0, 3, 1, 2).contiguous()

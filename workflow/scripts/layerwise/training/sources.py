@@ -18,7 +18,7 @@ from layerwise.data.datasets import ManifestDataset, imagenet_transform
 from layerwise.data.store import open_data
 from layerwise.distributed import rank_share
 from layerwise.errors import InputError
-from layerwise.training.inputs import AUGMENTS, CROP_PAD, load_arrays, normalise, step_generator
+from layerwise.training.inputs import AUGMENTS, CROP_PAD, crop_indices, load_arrays, normalise, step_generator
 from layerwise.training.storesource import Keys, StoreSource, loader_workers
 
 RESIDENT_SHARE = 0.25  # at most this share of the GPU's memory holds a dataset's pixels
@@ -32,12 +32,7 @@ def flip_crop(images, generator):
     the images' device: on CPU the result is bit for bit ``inputs.augment``'s.
     """
     b, _, h, w = images.shape
-    dy = torch.randint(0, 2 * CROP_PAD + 1, (b,), generator=generator)
-    dx = torch.randint(0, 2 * CROP_PAD + 1, (b,), generator=generator)
-    flip = torch.rand(b, generator=generator) < 0.5
-    rows = dy.view(b, 1) + torch.arange(h).view(1, h)
-    cols = dx.view(b, 1) + torch.arange(w).view(1, w)
-    cols = torch.where(flip.view(b, 1), cols.flip(1), cols)
+    rows, cols = crop_indices(b, h, w, generator)
     rows, cols = _to(rows, images.device), _to(cols, images.device)
     padded = torch.nn.functional.pad(images, (CROP_PAD,) * 4)
     bidx = torch.arange(b, device=images.device).view(b, 1, 1)
