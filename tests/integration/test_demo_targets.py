@@ -1,5 +1,6 @@
-"""Rule all's data choices: the paper-002 and paper-004 tables follow autoencoder.dataset and
-parsimonious.dataset, and fall back to the top-level dataset when those are null."""
+"""Rule all's data choices: the paper-002, residual-autoencoder and paper-004 tables follow
+autoencoder.dataset, autoencoder.residual_dataset and parsimonious.dataset, and fall back to the
+top-level dataset (residual_dataset: to autoencoder.dataset) when those are null."""
 
 import os
 import subprocess
@@ -13,10 +14,11 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration
 
 
-def rule_all_outputs(tmp_path, ae, pars, check=True):
-    """The files rule all asks for: dry run of the shipped config with the two keys overlaid."""
+def rule_all_outputs(tmp_path, ae, pars, res=None, check=True):
+    """The files rule all asks for: dry run of the shipped config with the three keys overlaid."""
     overlay = tmp_path / "overlay.yaml"
-    overlay.write_text(yaml.safe_dump({"autoencoder": {"dataset": ae}, "parsimonious": {"dataset": pars}}))
+    keys = {"autoencoder": {"dataset": ae, "residual_dataset": res}, "parsimonious": {"dataset": pars}}
+    overlay.write_text(yaml.safe_dump(keys))
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     out = subprocess.run(
         ["snakemake", "-n", "--forceall", "--cores", "2", "--configfile", "config/config.yaml", str(overlay)],
@@ -28,8 +30,10 @@ def rule_all_outputs(tmp_path, ae, pars, check=True):
 
 
 def test_demo_tables_follow_their_dataset_keys(tmp_path):
-    _, text = rule_all_outputs(tmp_path, "digits", "synthetic-uniform")
-    assert "results/digits_ae_table.csv" in text and "results/digits/autoencoder/resae/features.h5" in text
+    _, text = rule_all_outputs(tmp_path, "digits", "synthetic-uniform", res="synthetic-uniform")
+    assert "results/digits_ae_table.csv" in text and "results/digits_ae_mse.csv" not in text
+    assert "results/synthetic-uniform_ae_mse.csv" in text
+    assert "results/synthetic-uniform/autoencoder/resae/features.h5" in text  # default resae: its dataset
     assert "results/synthetic-uniform_parsimonious.csv" in text
     # the top-level dataset keeps its clustering table, and no longer its AE or parsimonious table
     assert "results/synthetic_clustering.csv" in text
@@ -39,8 +43,11 @@ def test_demo_tables_follow_their_dataset_keys(tmp_path):
 def test_null_dataset_keys_mean_the_top_level_dataset(tmp_path):
     _, text = rule_all_outputs(tmp_path, None, None)
     assert "results/synthetic_ae_table.csv" in text and "results/synthetic_parsimonious.csv" in text
+    assert "results/synthetic_ae_mse.csv" in text  # residual_dataset null: autoencoder.dataset
 
 
 def test_an_unknown_dataset_name_is_one_error_naming_it(tmp_path):
     code, text = rule_all_outputs(tmp_path, "synthetic", "no-such-data", check=False)
     assert code != 0 and "parsimonious.dataset='no-such-data' is not a key of `datasets`" in text
+    code, text = rule_all_outputs(tmp_path, "synthetic", None, res="no-such-data", check=False)
+    assert code != 0 and "autoencoder.residual_dataset='no-such-data' is not a key of `datasets`" in text

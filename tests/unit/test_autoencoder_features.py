@@ -140,16 +140,25 @@ def test_cli_features_h5_rows_follow_the_training_split(tmp_path):
         load_features(feats_path, n_train=len(train) + 1)
 
 
-def test_cli_bad_image_size_is_one_clear_error(tmp_path):
-    data = tmp_path / "data.h5"
-    write_data(data, side=27)
+def test_cli_odd_sides_train_padded_and_another_size_is_one_clear_error(tmp_path):
+    """27x27 images (not a multiple of 16) train and encode, padded to 32 (codes 8 x 2 x 2);
+    encoding 32x32 images with that model is one error that names the data file."""
+    odd, even = tmp_path / "odd.h5", tmp_path / "even.h5"
+    write_data(odd, side=27)
+    write_data(even, side=32)
     cfg = (
         '{"width": 0.125, "epochs": 1, "batch_size": 8, "optimizer": "adam", "lr": 0.001, '
         '"weight_decay": 0.0, "seed": 0}'
     )
-    r = run("train_autoencoder.py", "--data", str(data), "--output", str(tmp_path / "m.pt"), "--params", cfg)
+    model = tmp_path / "m.pt"
+    r = run("train_autoencoder.py", "--data", str(odd), "--output", str(model), "--params", cfg)
+    assert r.returncode == 0, r.stderr
+    r = run("extract_features.py", "--data", str(odd), "--model", str(model), "--output", str(tmp_path / "f.h5"))
+    assert r.returncode == 0, r.stderr
+    assert load_features(tmp_path / "f.h5").shape == (24, 32)
+    r = run("extract_features.py", "--data", str(even), "--model", str(model), "--output", str(tmp_path / "g.h5"))
     assert r.returncode == 2
-    assert "27x27" in r.stderr and "multiples of 16" in r.stderr and "Traceback" not in r.stderr
+    assert str(even) in r.stderr and "built for (3, 27, 27)" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_neighbour_agreement_matches_scikit_learn_cosine_neighbours():
@@ -186,3 +195,22 @@ def test_no_model_baselines_by_brute_force_and_the_table_flags_a_useless_autoenc
     assert row["gain_vs_mean_image"] < 0 and "mean image" in row["note"]
     good = mse_table({"resae": {**attrs, "test_mse": base["mean_image"] / 2}}, "d").iloc[0]
     assert good["gain_vs_mean_image"] == pytest.approx(0.5) and good["note"] == ""
+
+
+def test_pca_baseline_is_the_truncated_svd_reconstruction_and_the_table_reads_the_model_against_it():
+    from layerwise.autoencoder.report import mse_table
+    from layerwise.autoencoder.residual import pca_mse
+
+    g = torch.Generator().manual_seed(3)
+    train = torch.randint(0, 256, (60, 1, 4, 4), dtype=torch.uint8, generator=g)
+    test = torch.randint(0, 256, (9, 1, 4, 4), dtype=torch.uint8, generator=g)
+    tr, te = train.flatten(1).double().numpy() / 255, test.flatten(1).double().numpy() / 255
+    mean = tr.mean(0)
+    v = np.linalg.svd(tr - mean, full_matrices=False)[2][:3]  # top-3 principal directions
+    recon = (te - mean) @ v.T @ v + mean
+    assert pca_mse(train, test, 3) == pytest.approx(((recon - te) ** 2).mean(), rel=1e-9)
+    assert pca_mse(train, test, 16) == pytest.approx(0.0, abs=1e-12)  # full rank: exact
+    attrs = {"test_mse_mean_image": 0.2, "test_mse_image_mean": 0.25, "test_mse_pca": 0.1}
+    between = mse_table({"resae": {**attrs, "test_mse": 0.15}}, "d").iloc[0]
+    assert between["pca_mse"] == 0.1 and "PCA" in between["note"]
+    assert mse_table({"resae": {**attrs, "test_mse": 0.09}}, "d").iloc[0]["note"] == ""

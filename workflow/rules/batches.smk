@@ -10,6 +10,8 @@ rule partition_batches:
         "results/logs/partition_batches/{dataset}/{sampler}.log",
     benchmark:
         "results/benchmarks/partition_batches/{dataset}/{sampler}.tsv"
+    # upstream of the training chains: before independent leaf jobs, so the chains start early
+    priority: 10
     conda:
         CONDA_ENV
     threads: cpu_threads(1)  # parallel calls within a hierarchy level

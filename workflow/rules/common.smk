@@ -187,16 +187,22 @@ def batch_samplers():
 
 
 def all_targets(wildcards):
-    """What `make demo` builds (`all`), the configured dataset through every stage, the
-    layer-wise Table 3 and probes on layerwise.dataset, the autoencoder and parsimonious
-    tables on autoencoder.dataset and parsimonious.dataset (null = `dataset`)."""
+    """What `make demo` builds (`all`): the configured dataset through every stage, and the
+    tables on the datasets their keys name (layerwise/autoencoder/parsimonious.dataset ...).
+    """
     data, lw = config["dataset"], layerwise_dataset()
     ae = config["autoencoder"].get("dataset") or data
+    res = config["autoencoder"].get("residual_dataset") or ae
     pars = config["parsimonious"].get("dataset") or data
-    for key, name in (("layerwise", lw), ("autoencoder", ae), ("parsimonious", pars)):
+    for key, name in (
+        ("layerwise.dataset", lw),
+        ("autoencoder.dataset", ae),
+        ("autoencoder.residual_dataset", res),
+        ("parsimonious.dataset", pars),
+    ):
         if name not in config["datasets"]:
             raise WorkflowError(
-                f"config {key}.dataset={name!r} is not a key of `datasets` "
+                f"config {key}={name!r} is not a key of `datasets` "
                 f"({', '.join(sorted(config['datasets']))}); name one, or null for `dataset`"
             )
     targets = [f"results/{data}/data.h5"]
@@ -214,7 +220,7 @@ def all_targets(wildcards):
         f"results/{lw}_table3.csv",
         f"results/{lw}/figures/layerwise_table3_accuracy.png",
     ]
-    targets += AE_PLAN.demo_targets(ae)
+    targets += AE_PLAN.demo_targets(ae, res)
     targets.append(f"results/{data}_clustering.csv")
     if probe_files(config, lw, preset_layers):
         targets.append(f"results/{lw}/figures/probes.png")

@@ -8,6 +8,8 @@ rule prepare_data:
         "results/logs/prepare_data/{dataset}.log",
     benchmark:
         "results/benchmarks/prepare_data/{dataset}.tsv"
+    # upstream of the training chains: before independent leaf jobs, so the chains start early
+    priority: 10
     conda:
         CONDA_ENV
     threads: cpu_threads(4)

@@ -16,6 +16,8 @@ rule build_graph:
         "results/logs/build_graph/{dataset}/{features}.log",
     benchmark:
         "results/benchmarks/build_graph/{dataset}/{features}.tsv"
+    # upstream of the training chains: before independent leaf jobs, so the chains start early
+    priority: 10
     conda:
         CONDA_ENV
     threads: cpu_threads(2)

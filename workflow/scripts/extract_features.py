@@ -16,7 +16,7 @@ from layerwise.autoencoder.features import (
     write_features,
 )
 from layerwise.autoencoder.inputs import load_images
-from layerwise.autoencoder.residual import baseline_mses, mean_mse
+from layerwise.autoencoder.residual import baseline_mses, mean_mse, pca_mse
 from layerwise.data.datasets import ManifestDataset
 from layerwise.data.lowres import low_res_chunks
 from layerwise.data.store import is_manifest
@@ -61,7 +61,9 @@ def main(args):
         base = baseline_mses(images, test_images)
         attrs["test_mse"] = mean_mse(model, test_images, cfg.get("batch_size", 256), pick_device())
         attrs["test_mse_mean_image"], attrs["test_mse_image_mean"] = base["mean_image"], base["image_mean"]
-        logging.info("test MSE %.5f; mean image %.5f; per-image mean %.5f", attrs["test_mse"], *base.values())
+        attrs["test_mse_pca"] = pca_mse(images, test_images, feats.shape[1], seed)
+        logging.info("test MSE %.5f; mean image %.5f; per-image mean %.5f; PCA with %d components %.5f",
+                     attrs["test_mse"], *base.values(), feats.shape[1], attrs["test_mse_pca"])
         # what a graph on these codes sees of the classes, beside one on the raw pixels
         attrs["knn10_agreement"] = neighbour_agreement(feats, labels)
         attrs["knn10_agreement_pixels"] = neighbour_agreement(images.flatten(1).numpy(), labels)

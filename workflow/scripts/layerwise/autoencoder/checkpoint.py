@@ -52,5 +52,11 @@ def build_model(saved):
 
     cls = {"residual": ResidualAutoencoder, "augmented": AugmentedNet}[saved["kind"]]
     model = cls(**saved["config"])
-    model.load_state_dict(saved["state_dict"])
+    try:
+        model.load_state_dict(saved["state_dict"])
+    except RuntimeError as err:  # e.g. a residual model saved before input centring (no `center`)
+        raise InputError(
+            f"model.pt ({saved['kind']}) does not fit this pipeline version's network "
+            f"({str(err).splitlines()[0]}); delete it and rerun its training rule."
+        ) from None
     return model.eval()

@@ -52,12 +52,22 @@ class AutoencoderPlan:
     def report_residual(self, dataset):
         return [self.path(dataset, n, "features.h5") for n in self.residual]
 
-    def demo_targets(self, dataset):
-        targets = [self.path(dataset, self.cfg["default"], "features.h5")]
+    def demo_targets(self, dataset, residual_dataset=None):
+        """Rule all's autoencoder files: paper 002's table and figures on ``dataset``, paper 000's
+        residual autoencoder (its MSE table and curves) on ``residual_dataset`` (None: ``dataset``),
+        and the ``default`` model's features.h5 on the dataset of its kind."""
+        residual_dataset = residual_dataset or dataset
+        default = self.cfg["default"]
+        home = residual_dataset if default in self.residual else dataset
+        targets = [self.path(home, default, "features.h5")]
+        if self.residual:
+            targets += [
+                f"results/{residual_dataset}_ae_mse.csv",
+                f"results/{residual_dataset}/figures/ae_residual_curves.png",
+            ]
         if self.cfg["augmented"]["table"]:
             targets += [
                 f"results/{dataset}_ae_table.csv",
-                f"results/{dataset}_ae_mse.csv",
                 f"results/{dataset}/figures/ae_reconstructions.png",
                 f"results/{dataset}/figures/ae_training_curves.png",
             ]

@@ -73,16 +73,20 @@ def mse_table(residual, dataset):
     """Paper 000's autoencoder against the reconstructions that need no model (test split,
     per-pixel MSE of [0, 1] pixels). ``residual`` maps names to features.h5 attrs. Paper 000
     gives the architecture (Appendix G Table 1), no reconstruction error, so there is no paper
-    column; ``gain_vs_mean_image`` is the fraction of the mean-image MSE the model removes.
+    column; ``gain_vs_mean_image`` is the fraction of the mean-image MSE the model removes;
+    ``pca_mse`` is the best linear code with as many numbers as the model's (scikit-learn PCA).
     ``knn10_agreement*``: share of the 10 cosine neighbours of a training image with its label,
     on the codes (what the graph of ``graph.features: ae:<name>`` is built from), on raw pixels,
     and by chance."""
     rows = []
     for name, attrs in residual.items():
         mse, mean_image, image_mean = attrs["test_mse"], attrs["test_mse_mean_image"], attrs["test_mse_image_mean"]
+        pca = attrs.get("test_mse_pca")
         note = ""
         if mse >= mean_image:
-            note = "no better than the mean image: the data leaves the code no room (see docs/autoencoder.md)"
+            note = "no better than the mean image: the code carries nothing (see docs/autoencoder.md)"
+        elif pca is not None and mse > pca:
+            note = "between the mean image and PCA: the linear code of the same size still reconstructs better"
         rows.append(
             {
                 "dataset": dataset,
@@ -90,6 +94,7 @@ def mse_table(residual, dataset):
                 "test_mse": mse,
                 "mean_image_mse": mean_image,
                 "image_mean_mse": image_mean,
+                "pca_mse": pca,
                 "gain_vs_mean_image": 1.0 - mse / mean_image,
                 "gain_vs_image_mean": 1.0 - mse / image_mean,
                 "knn10_agreement": attrs.get("knn10_agreement"),
@@ -125,12 +130,9 @@ def reconstruction_figure(evals, path):
     plt.close(fig)
 
 
-def curves_figure(evals, residual, path):
-    """Test top-1 error per fine-tuning epoch for every network, and reconstruction losses.
-
-    ``residual`` maps residual-autoencoder names to their training MSE per epoch.
-    """
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+def curves_figure(evals, path):
+    """Test top-1 error and test reconstruction loss per fine-tuning epoch for every network."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
     for i, ev in enumerate(evals):
         h = ev["history"]
         style = {"marker": "o", "label": DISPLAY[ev["name"]], "color": f"C{i}"}  # same colour per network
@@ -140,11 +142,30 @@ def curves_figure(evals, residual, path):
         recon = h.get("finetune/test_recon_loss")
         if recon is not None and not np.isnan(recon).all():
             axes[1].plot(np.arange(1, len(recon) + 1), recon, **style)
-    for name, losses in residual.items():
-        axes[2].plot(np.arange(1, len(losses) + 1), losses, marker="o", label=name)
     axes[0].set(title="step 4: test top-1 error", xlabel="fine-tuning epoch", ylabel="%")
     axes[1].set(title="step 4: test ||x^ - x||^2 per image", xlabel="fine-tuning epoch")
-    axes[2].set(title="residual autoencoder (paper 000)", xlabel="epoch", ylabel="training MSE")
+    _finish(fig, axes, path)
+
+
+def residual_figure(curves, table, path):
+    """Training MSE per epoch of each residual autoencoder (paper 000), with its test MSE and
+    the test MSE of the mean image and of PCA at the code's size as horizontal lines."""
+    fig, axes = plt.subplots(1, 1, figsize=(5.5, 3.6), squeeze=False)
+    ax = axes[0, 0]
+    for i, row in enumerate(table.itertuples()):
+        losses = curves[row.model]
+        ax.plot(np.arange(1, len(losses) + 1), losses, marker="o", color=f"C{i}", label=f"{row.model} (training)")
+        ax.axhline(row.test_mse, color=f"C{i}", ls="-.", lw=1, label=f"{row.model} test")
+        if i == 0:
+            ax.axhline(row.mean_image_mse, color="grey", ls="--", lw=1, label="mean image, test")
+            if row.pca_mse is not None and not pd.isna(row.pca_mse):
+                ax.axhline(row.pca_mse, color="black", ls=":", lw=1, label="PCA (as many numbers), test")
+    ax.set(title=f"residual autoencoder (paper 000), {table['dataset'].iloc[0]}", xlabel="epoch",
+           ylabel="per-pixel MSE, [0, 1] pixels")
+    _finish(fig, axes.ravel(), path)
+
+
+def _finish(fig, axes, path):
     for ax in axes:
         ax.xaxis.get_major_locator().set_params(integer=True)
         if ax.lines:

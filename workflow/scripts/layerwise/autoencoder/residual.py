@@ -1,5 +1,6 @@
 """Training of paper 000's residual autoencoder: MSE reconstruction of [0, 1] pixels."""
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -43,10 +44,25 @@ def train_residual_stream(data_path, side, workers, cfg, scratch, device):
     return _train((n, 3, side, side), fetch, cfg, scratch, device, data_path)
 
 
+# images whose mean the model is centred on: all of a small set, a seeded sample of a large one
+MEAN_IMAGES = 10_000
+
+
+def mean_image(chunks):
+    """Mean of uint8 chunks (b, C, H, W) on the [0, 1] scale, summed in float64."""
+    total, n = 0.0, 0
+    for chunk in chunks:
+        total = total + chunk.double().sum(0)
+        n += len(chunk)
+    return (total / (255.0 * n)).float()
+
+
 def _train(shape, fetch, cfg, scratch, device, source):
     torch.manual_seed(cfg["seed"])
-    model = ResidualAutoencoder(in_channels=shape[1], width=cfg["width"])
+    model = ResidualAutoencoder(in_channels=shape[1], width=cfg["width"], image_size=shape[2:])
     model.check_input(shape, source)
+    sample = inputs.subsample(shape[0], MEAN_IMAGES, cfg["seed"])
+    model.set_center(mean_image(fetch(list(sample.split(cfg["batch_size"])))))
     model.to(device)
     opt = make_optimizer(model.parameters(), cfg)
 
@@ -93,3 +109,22 @@ def baseline_mses(train_images, test_images):
         se_own += ((x - x.mean(dim=(2, 3), keepdim=True)) ** 2).sum().item()
     n = test_images.numel()
     return {"mean_image": se_mean / n, "image_mean": se_own / n}
+
+
+def pca_mse(train_images, test_images, dim, seed=0):
+    """Per-pixel test MSE of the best *linear* code of ``dim`` numbers: scikit-learn's PCA fitted
+    on (a seeded sample of at most MEAN_IMAGES) training images, [0, 1] pixels. The reference a
+    nonlinear code of the same size is read against."""
+    from sklearn.decomposition import PCA
+
+    def flat(images):
+        return images.flatten(1).numpy().astype(np.float64) / 255.0
+
+    sample = inputs.subsample(len(train_images), MEAN_IMAGES, seed)
+    pca = PCA(n_components=min(dim, len(sample), train_images[0].numel()), random_state=seed)
+    pca.fit(flat(train_images[sample]))
+    se = 0.0
+    for idx in torch.arange(len(test_images)).split(1024):
+        x = flat(test_images[idx])
+        se += float(((pca.inverse_transform(pca.transform(x)) - x) ** 2).sum())
+    return se / test_images.numel()

@@ -29,9 +29,20 @@ Choices the table leaves open (documented here, see docs/autoencoder.md):
   8 x H/16 x W/16 values (32 for CIFAR's 32x32).
 * ``width`` scales the 64-channel groups (not the 8-channel bottleneck) so small
   demos can use a narrow network; width 1 is the table.
+* Inputs are centred on the training set's mean image (buffer ``center``, set by
+  the trainer) and the output adds it back; the trainer zero-initialises deconv16,
+  so an untrained model reconstructs every image as the mean image, the best
+  input-independent output, and training starts from that baseline instead of
+  from random outputs (on noisy data the uncentred model never got back to it).
+* A side that is not a multiple of 16 (27x27 digits) is zero-padded at the
+  bottom/right after centring (zero = the mean image) and the reconstruction
+  cropped back; the code is then 8 x ceil(H/16) x ceil(W/16).
 """
 
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from layerwise.errors import InputError
@@ -80,11 +91,14 @@ def _residual(channels, blocks):
 class ResidualAutoencoder(nn.Module):
     """Table 1 autoencoder; ``encode`` gives the conv8 code, ``forward`` the reconstruction."""
 
-    def __init__(self, in_channels=3, width=1.0, code_channels=8):
+    def __init__(self, in_channels=3, width=1.0, code_channels=8, image_size=(32, 32)):
         super().__init__()
         c = max(1, round(64 * width))
         b = code_channels
-        self.config = {"in_channels": in_channels, "width": width, "code_channels": b}
+        h, w = image_size
+        self.config = {"in_channels": in_channels, "width": width, "code_channels": b, "image_size": [h, w]}
+        # the training mean image in [0, 1] pixels (zeros until set_center)
+        self.register_buffer("center", torch.zeros(in_channels, h, w))
         self.encoder = nn.Sequential(
             _conv(in_channels, c, 2),  # conv1
             _residual(c, 3),  # conv2
@@ -108,26 +122,30 @@ class ResidualAutoencoder(nn.Module):
         )
 
     def check_input(self, shape, source="input"):
-        """One clear error when the image side cannot be halved four times exactly."""
-        h, w = shape[-2], shape[-1]
-        if h % DOWNSAMPLING or w % DOWNSAMPLING:
+        """One clear error when images differ in channels or size from those the model was built for."""
+        want = (self.config["in_channels"], *self.config["image_size"])
+        if tuple(shape[-3:]) != want:
             raise InputError(
-                f"{source}: images are {h}x{w} but the residual autoencoder (paper 000 Table 1) "
-                f"halves the side four times, so height and width must be multiples of "
-                f"{DOWNSAMPLING}. Use a dataset with such a size (e.g. 32x32) or another "
-                "feature extractor (graph.features)."
+                f"{source}: images are {tuple(shape[-3:])} (C, H, W) but this residual autoencoder "
+                f"was built for {want}; train it on this dataset (rule train_autoencoder)."
             )
-        if shape[-3] != self.config["in_channels"]:
-            raise InputError(
-                f"{source}: images have {shape[-3]} channels, the model expects "
-                f"{self.config['in_channels']}."
-            )
+
+    def set_center(self, mean_image):
+        """Centre inputs on ``mean_image`` (C, H, W) in [0, 1] and start reconstructing it
+        exactly: the linear output layer deconv16 is zeroed (see the module docstring)."""
+        self.center.copy_(mean_image)
+        nn.init.zeros_(self.decoder[-1].weight)
+        nn.init.zeros_(self.decoder[-1].bias)
 
     def encode(self, x):
-        return self.encoder(x)
+        h, w = x.shape[-2:]
+        pad_h = math.ceil(h / DOWNSAMPLING) * DOWNSAMPLING - h
+        pad_w = math.ceil(w / DOWNSAMPLING) * DOWNSAMPLING - w
+        return self.encoder(F.pad(x - self.center, (0, pad_w, 0, pad_h)))
 
     def forward(self, x):
-        return self.decoder(self.encoder(x))
+        h, w = x.shape[-2:]
+        return self.decoder(self.encode(x))[..., :h, :w] + self.center
 
     def features(self, x):
         """Flattened bottleneck codes, float32 (n, D)."""
